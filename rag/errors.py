@@ -1,0 +1,57 @@
+"""Typed errors. Library code raises these; the CLI and UI turn them into messages.
+
+Every message says what is wrong and what to do next.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class KbqaError(Exception):
+    """Base class for every error kbqa reports to a user."""
+
+    exit_code = 1
+
+
+class SettingsError(KbqaError):
+    """The configuration is invalid (unknown key, bad value, unreadable config file)."""
+
+    exit_code = 2
+
+
+class IndexNotFoundError(KbqaError):
+    """No index exists yet at the configured location."""
+
+    exit_code = 3
+
+    def __init__(self, index_dir: Path) -> None:
+        super().__init__(
+            f"No index found in {index_dir}. Run `kbqa ingest` to index corpus/ first "
+            "(or set KBQA_INDEX_DIR to where your index lives)."
+        )
+
+
+class IndexMismatchError(KbqaError):
+    """The index was built with another embedding model or chunking than the current settings."""
+
+    exit_code = 3
+
+
+class QuestionError(KbqaError):
+    """The question cannot be answered as given (empty, too long, no words)."""
+
+    exit_code = 2
+
+
+class EmbeddingModelError(KbqaError):
+    """The embedding model cannot be loaded."""
+
+
+class LoadError(KbqaError):
+    """One corpus file cannot be read; ingest reports it and goes on with the rest."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason

@@ -1,0 +1,152 @@
+"""The one object the CLI, web app, API and eval call: ingest, ask, search, stats."""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+
+from rag.answer import Answer
+from rag.chunking import chunk_body
+from rag.embeddings import load_embeddings
+from rag.errors import QuestionError
+from rag.extractive import ExtractiveAnswerer
+from rag.index import IngestReport, KnowledgeIndex, Progress
+from rag.keyword_index import tokenize
+from rag.retrieval import HybridRetriever
+from rag.sentences import split_units
+from rag.settings import Settings
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass
+class SearchHit:
+    article_id: str
+    title: str
+    section: str
+    chunk_id: str
+    source_path: str
+    snippet: str
+    matched_terms: list[str]
+    score: float
+    dense_score: float
+    tags: list[str] = field(default_factory=list)
+
+
+class Pipeline:
+    """Wires settings, embeddings, index, retriever and answerer; heavy parts load on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.index = KnowledgeIndex(settings, self.embeddings)
+
+    def embeddings(self) -> Embeddings:
+        s = self.settings
+        return load_embeddings(s.embedding_model, s.embedding_device, s.embedding_batch_size)
+
+    @cached_property
+    def retriever(self) -> HybridRetriever:
+        s = self.settings
+        return HybridRetriever(
+            index=self.index,
+            embeddings=self.embeddings,
+            k=s.top_k,
+            candidates=s.candidates,
+            rrf_k=s.rrf_k,
+            max_chunks_per_article=s.max_chunks_per_article,
+        )
+
+    @cached_property
+    def answerer(self) -> ExtractiveAnswerer:
+        s = self.settings
+        keyword = self.index.keyword()
+        return ExtractiveAnswerer(keyword.idf, s.abstain_threshold, s.low_confidence_threshold, s.max_answer_sentences)
+
+    def ingest(
+        self, paths: Sequence[Path] | None = None, progress: Progress | None = None, rebuild: bool = False
+    ) -> IngestReport:
+        report = self.index.ingest(paths or [self.settings.corpus_dir], progress=progress, rebuild=rebuild)
+        self.__dict__.pop("answerer", None)  # IDF changed with the corpus
+        return report
+
+    def ask(self, question: str, k: int | None = None, tags: Sequence[str] = ()) -> Answer:
+        started = time.perf_counter()
+        question = self.check_question(question)
+        timings: dict[str, float] = {}
+        chunks = self.retriever.invoke(question, k=k or self.settings.top_k, tags=list(tags), timings=timings)
+        t = time.perf_counter()
+        answer = self.answerer.answer(question, chunks)
+        timings["answer_ms"] = (time.perf_counter() - t) * 1e3
+        timings["total_ms"] = (time.perf_counter() - started) * 1e3
+        answer.timings = timings
+        return answer
+
+    def search(self, query: str, k: int = 10, tags: Sequence[str] = ()) -> list[SearchHit]:
+        """Ranked articles (best chunk of each) with the sentence that matches best and the terms it matched."""
+        query = self.check_question(query)
+        terms = set(tokenize(query))
+        chunks = self.retriever.invoke(query, k=k, tags=list(tags))
+        hits: list[SearchHit] = []
+        seen: set[str] = set()
+        for chunk in chunks:
+            meta = chunk.metadata
+            if meta["article_id"] in seen:
+                continue
+            seen.add(meta["article_id"])
+            units = split_units(chunk_body(chunk)) or []
+            best = max(units, key=lambda u: len(terms & set(tokenize(u.text))), default=None)
+            words = re.findall(r"[\w./:-]+", chunk.page_content)
+            matched = sorted({w.strip(".:") for w in words if set(tokenize(w)) & terms}, key=str.lower)
+            hits.append(
+                SearchHit(
+                    article_id=meta["article_id"],
+                    title=meta["title"],
+                    section=meta["section"],
+                    chunk_id=str(chunk.id),
+                    source_path=meta["source_path"],
+                    snippet=best.text if best else chunk_body(chunk)[:300],
+                    matched_terms=matched[:20],
+                    score=round(float(meta["score"]), 5),
+                    dense_score=round(float(meta["dense_score"]), 4),
+                    tags=[t for t in str(meta.get("tags", "")).split(",") if t],
+                )
+            )
+        return hits
+
+    def stats(self) -> dict[str, Any]:
+        articles = self.index.articles()
+        tags: dict[str, int] = {}
+        for a in articles:
+            for t in a["tags"]:
+                tags[t] = tags.get(t, 0) + 1
+        return {
+            "index_dir": str(self.settings.index_dir),
+            "collection": self.settings.collection,
+            "embedding_model": self.settings.embedding_model,
+            "articles": len(articles),
+            "chunks": self.index.count(),
+            "keyword_chunks": len(self.index.keyword()),
+            "tags": dict(sorted(tags.items())),
+        }
+
+    def check_question(self, question: str) -> str:
+        """Normalise a question or raise QuestionError saying what to change."""
+        text = _CONTROL.sub(" ", unicodedata.normalize("NFC", question or "")).strip()
+        if not text:
+            raise QuestionError("The question is empty. Type a question, e.g. kbqa ask \"Is kube-proxy a CNI plugin?\"")
+        if len(text) > self.settings.max_question_chars:
+            raise QuestionError(
+                f"The question is {len(text):,} characters; the limit is {self.settings.max_question_chars:,}. "
+                "Shorten it, or paste only the error message (raise KBQA_MAX_QUESTION_CHARS to allow more)."
+            )
+        if not tokenize(text):
+            raise QuestionError("The question has no words to search for. Ask in words, or paste the error message.")
+        return text

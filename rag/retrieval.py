@@ -1,0 +1,117 @@
+"""Hybrid retrieval: Chroma (dense) and BM25 (keyword) candidates fused by reciprocal rank.
+
+Fusion is written here rather than taken from langchain's EnsembleRetriever because the answerer
+needs each chunk's dense similarity and keyword score (for confidence and abstention), the fusion
+must diversify by article, and the tag filter must apply to both sides.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from rag.chunking import tag_key
+from rag.index import KnowledgeIndex
+from rag.keyword_index import tokenize
+
+
+class HybridRetriever(BaseRetriever):
+    """Returns chunks with ``score`` (fused), ``dense_score`` (cosine) and ``keyword_score`` in metadata."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: KnowledgeIndex
+    embeddings: Callable[[], Embeddings]
+    k: int = 5
+    candidates: int = 30
+    rrf_k: int = 60
+    max_chunks_per_article: int = 2
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        tags: Sequence[str] = (),
+        timings: dict[str, float] | None = None,
+    ) -> list[Document]:
+        k = k or self.k
+        timings = timings if timings is not None else {}
+        store = self.index.store()  # fails fast, before the model loads, when there is no index
+        t0 = time.perf_counter()
+        vector = self.embeddings().embed_query(query)
+        t1 = time.perf_counter()
+        dense = store.similarity_search_by_vector_with_relevance_scores(
+            vector, k=self.candidates, filter=_where(tags)
+        )
+        t2 = time.perf_counter()
+        keyword = self.index.keyword().search(tokenize(query), self.candidates, tags)
+        t3 = time.perf_counter()
+        timings.update(embed_ms=(t1 - t0) * 1e3, dense_ms=(t2 - t1) * 1e3, keyword_ms=(t3 - t2) * 1e3)
+
+        docs: dict[str, Document] = {}
+        fused: dict[str, float] = {}
+        for rank, (doc, distance) in enumerate(dense):
+            assert doc.id is not None
+            doc.metadata["dense_score"] = 1.0 - float(distance)
+            docs[doc.id] = doc
+            fused[doc.id] = fused.get(doc.id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+        keyword_scores = {}
+        for rank, hit in enumerate(keyword):
+            keyword_scores[hit.chunk_id] = hit.score
+            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+
+        chosen = self._diversify(sorted(fused, key=fused.__getitem__, reverse=True), docs, k)
+        missing = [i for i in chosen if i not in docs]
+        docs.update(self.index.get(missing))
+        self._fill_dense_scores([docs[i] for i in missing if i in docs], vector)
+        result = []
+        for chunk_id in chosen:
+            if chunk_id not in docs:
+                continue  # deleted between keyword search and fetch
+            doc = docs[chunk_id]
+            doc.metadata["score"] = fused[chunk_id]
+            doc.metadata["keyword_score"] = keyword_scores.get(chunk_id, 0.0)
+            result.append(doc)
+        timings["retrieve_ms"] = (time.perf_counter() - t0) * 1e3
+        return result
+
+    def _diversify(self, ranked: list[str], docs: dict[str, Document], k: int) -> list[str]:
+        """Take chunks in fused order, at most ``max_chunks_per_article`` from any one article."""
+        per_article: dict[str, int] = {}
+        chosen: list[str] = []
+        for chunk_id in ranked:
+            article = docs[chunk_id].metadata["article_id"] if chunk_id in docs else chunk_id.split("#", 1)[0]
+            if per_article.get(article, 0) >= self.max_chunks_per_article:
+                continue
+            per_article[article] = per_article.get(article, 0) + 1
+            chosen.append(chunk_id)
+            if len(chosen) == k:
+                break
+        return chosen
+
+    def _fill_dense_scores(self, docs: list[Document], vector: list[float]) -> None:
+        """Cosine similarity for chunks only the keyword side found, from their stored embeddings."""
+        if not docs:
+            return
+        got = self.index.collection.get(ids=[d.id for d in docs], include=["embeddings"])
+        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        query = np.asarray(vector)
+        for doc in docs:
+            doc.metadata["dense_score"] = float(np.dot(np.asarray(by_id[doc.id]), query))
+
+
+def _where(tags: Sequence[str]) -> dict[str, Any] | None:
+    if not tags:
+        return None
+    clauses = [{tag_key(t): True} for t in tags]
+    return clauses[0] if len(clauses) == 1 else {"$or": clauses}

