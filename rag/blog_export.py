@@ -28,9 +28,25 @@ _CHROME_PREFIXES = ("labels:", "posted by ", "subscribe to:", "share this")
 _SHARE_LINES = frozenset(
     s.lower()
     for s in (
-        "share", "get link", "facebook", "x", "twitter", "pinterest", "email", "other apps",
-        "email this", "blogthis!", "share to x", "share to twitter", "share to facebook",
-        "share to pinterest", "share to linkedin", "linkedin", "reddit", "print", "tweet",
+        "share",
+        "get link",
+        "facebook",
+        "x",
+        "twitter",
+        "pinterest",
+        "email",
+        "other apps",
+        "email this",
+        "blogthis!",
+        "share to x",
+        "share to twitter",
+        "share to facebook",
+        "share to pinterest",
+        "share to linkedin",
+        "linkedin",
+        "reddit",
+        "print",
+        "tweet",
     )
 )
 _BULLET = re.compile(r"^(\s*)[•◦▪▫‣∙·●○■□*–-]\s+(.*)$")

@@ -51,7 +51,9 @@ def _pipeline(ctx: typer.Context) -> Pipeline:
 @app.command()
 def ingest(
     ctx: typer.Context,
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders to index (default: the corpus folder)")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders to index (default: the corpus folder)")
+    ] = None,
     rebuild: Annotated[bool, typer.Option(help="Drop the index and embed everything again.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the ingest report as JSON.")] = False,
 ) -> None:
@@ -61,8 +63,13 @@ def ingest(
     """
     pipeline = _pipeline(ctx)
     with Progress(
-        TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True, disable=as_json or not err.is_terminal,
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=as_json or not err.is_terminal,
     ) as bar:
         tasks: dict[str, Any] = {}
 
@@ -84,9 +91,14 @@ def ingest(
             f"{report.chunks_total} in the index."
         )
         for failure in report.failures:
-            err.print(f"[red]skipped[/red] {escape(_display_path(failure.path))}: {escape(failure.reason)}")
+            err.print(
+                f"[red]skipped[/red] {escape(_display_path(failure.path))}: {escape(failure.reason)}", soft_wrap=True
+            )
     if not report.ok:
-        err.print(f"[yellow]{len(report.failures)} file(s) could not be indexed; fix them and run `kbqa ingest` again.[/yellow]")
+        err.print(
+            f"[yellow]{len(report.failures)} file(s) could not be indexed; "
+            "fix them and run `kbqa ingest` again.[/yellow]"
+        )
         raise typer.Exit(EXIT_PARTIAL)
 
 
@@ -96,7 +108,9 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, an error message or a log line.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON (schema in README.md).")] = False,
     k: Annotated[int | None, typer.Option("-k", "--top-k", min=1, max=50, help="Chunks to retrieve.")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Only articles with this tag (repeatable).")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="Only articles with this tag (repeatable).")
+    ] = None,
 ) -> None:
     """Answer a question from the KB, citing article and section for every sentence."""
     answer = _pipeline(ctx).ask(question, k=k, tags=tag or ())
@@ -111,7 +125,9 @@ def search(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="Words, an error message or a log excerpt.")],
     k: Annotated[int, typer.Option("-k", "--top-k", min=1, max=50, help="Articles to list.")] = 10,
-    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Only articles with this tag (repeatable).")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="Only articles with this tag (repeatable).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
 ) -> None:
     """List the matching articles, best first, with the matching passage."""
@@ -124,7 +140,10 @@ def search(
     if not hits:
         out.print("No matching articles.")
     for i, hit in enumerate(hits, 1):
-        out.print(f"[bold]{i}. {escape(hit.title)}[/bold] — {escape(hit.section)}  [dim]({hit.article_id}, score {hit.score:.4f})[/dim]")
+        out.print(
+            f"[bold]{i}. {escape(hit.title)}[/bold] — {escape(hit.section)}  "
+            f"[dim]({hit.article_id}, score {hit.score:.4f})[/dim]"
+        )
         out.print(f"   {escape(hit.snippet)}")
         if hit.matched_terms:
             out.print(f"   [dim]matched: {escape(', '.join(hit.matched_terms))}[/dim]")
@@ -176,7 +195,7 @@ def main() -> None:
     try:
         app()
     except KbqaError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(exc.exit_code)
 
 

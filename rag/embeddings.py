@@ -47,7 +47,6 @@ def load_embeddings(name: str, device: str = "cpu", batch_size: int = 64) -> Emb
     """Load the model once per process and share it between pipeline, UI and API requests."""
     offline_environment()
     from langchain_huggingface import HuggingFaceEmbeddings
-
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # "Loading weights" bars are noise on every start
@@ -58,7 +57,7 @@ def load_embeddings(name: str, device: str = "cpu", batch_size: int = 64) -> Emb
             model_kwargs={"device": device},
             encode_kwargs={"normalize_embeddings": True, "batch_size": batch_size},
         )
-    except Exception as exc:  # noqa: BLE001 - HF raises OSError, ValueError, HFValidationError...
+    except Exception as exc:
         raise EmbeddingModelError(
             f"Cannot load embedding model '{name}' ({path}): {exc}. Use the default "
             f"'{BUNDLED_MODEL}' or point KBQA_EMBEDDING_MODEL at a local sentence-transformers folder "

@@ -23,6 +23,10 @@ _YES_NO = re.compile(
 )
 _NEGATION = re.compile(r"\b(not|no|never|cannot|can't|isn't|aren't|doesn't|don't|won't|wasn't|neither|nor)\b", re.I)
 _MIN_UNIT_TOKENS = 3
+_RANK_DECAY = 0.15  # retrieval rank is the stronger signal: a sentence from chunk 3 needs more overlap
+# Sections that point elsewhere; their lines are retrievable but never an answer.
+_NON_ANSWER_SECTIONS = frozenset({"references", "see also", "related articles", "related content", "next steps"})
+_LINK_ONLY = re.compile(r"^\[[^\]]*\]\([^)]*\)\W*$")
 # A sentence opening with one of these continues the one before it and reads wrong alone.
 _CONTINUATION = re.compile(r"^(it|this|these|they|that|those|its|their)\b", re.IGNORECASE)
 _DUPLICATE_JACCARD = 0.7
@@ -86,24 +90,28 @@ class ExtractiveAnswerer:
             sentences=sentences,
             citations=list(citations.values()),
             retrieved=retrieved,
-            notice="" if verdict == "answered" else "Low confidence: the best match only partly covers the question; check the sources.",
+            notice=""
+            if verdict == "answered"
+            else "Low confidence: the best match only partly covers the question; check the sources.",
         )
 
     def _candidates(self, chunks: list[Document], weights: dict[str, float]) -> list[_Candidate]:
         total = sum(weights.values()) or 1.0
         out: list[_Candidate] = []
         for rank, chunk in enumerate(chunks):
+            if str(chunk.metadata.get("section", "")).split(" > ")[-1].strip().lower() in _NON_ANSWER_SECTIONS:
+                continue
             dense = float(chunk.metadata.get("dense_score", 0.0))
             # The section name is context for every sentence under it.
             section_terms = frozenset(tokenize(str(chunk.metadata.get("section", ""))))
             for unit in split_units(chunk_body(chunk)):
                 tokens = frozenset(tokenize(unit.text))
-                if unit.kind != "code" and len(tokens) < _MIN_UNIT_TOKENS:
+                if unit.kind != "code" and (len(tokens) < _MIN_UNIT_TOKENS or _LINK_ONLY.match(unit.text)):
                     continue
                 matched = (tokens | section_terms) & weights.keys()
                 own = tokens & weights.keys()
                 coverage = (sum(weights[t] for t in matched) + sum(weights[t] for t in own)) / (2 * total)
-                score = coverage * (0.5 + 0.5 * max(dense, 0.0)) - 0.01 * rank
+                score = coverage * (0.5 + 0.5 * max(dense, 0.0)) / (1 + _RANK_DECAY * rank)
                 if unit.kind == "code":
                     score *= 0.5  # commands support an answer; they rarely are one
                 out.append(_Candidate(unit, chunk, rank, coverage, score, tokens))
@@ -117,6 +125,7 @@ class ExtractiveAnswerer:
         chosen = [best]
         pool = [c for c in candidates[1:] if c.unit.kind != "code" and c.rank <= 2]
         while pool and len(chosen) < self.max_sentences:
+
             def gain(c: _Candidate) -> float:
                 return c.score - _REDUNDANCY_PENALTY * best.score * max(_jaccard(c.tokens, x.tokens) for x in chosen)
 
@@ -129,7 +138,9 @@ class ExtractiveAnswerer:
         chosen = chosen[:1] + sorted(chosen[1:], key=lambda c: (c.rank, c.unit.position))
         return _with_commands(chosen, candidates)
 
-    def _abstain(self, question: str, chunks: list[Document], confidence: float, retrieved: list[RetrievedChunk]) -> Answer:
+    def _abstain(
+        self, question: str, chunks: list[Document], confidence: float, retrieved: list[RetrievedChunk]
+    ) -> Answer:
         nearest: dict[str, NearestArticle] = {}
         for chunk in chunks:
             meta = chunk.metadata
@@ -170,14 +181,18 @@ def _with_commands(chosen: list[_Candidate], candidates: list[_Candidate]) -> li
         if follower is None or follower in chosen or follower in result:
             continue
         introduces_code = cand.unit.text.endswith(":") and follower.unit.kind == "code"
-        continues = follower.unit.kind == "sentence" and cand.unit.kind == "sentence" and _CONTINUATION.match(follower.unit.text)
+        continues = (
+            follower.unit.kind == "sentence"
+            and cand.unit.kind == "sentence"
+            and _CONTINUATION.match(follower.unit.text)
+        )
         if introduces_code or continues:
             result.append(follower)
     return result
 
 
 def _yes_no_prefix(question: str, best: _Candidate) -> str:
-    """"Yes."/"No." only when the top sentence itself states it."""
+    """ "Yes."/"No." only when the top sentence itself states it."""
     if not _YES_NO.match(question) or _NEGATION.search(question) or best.unit.kind == "code":
         return ""
     if best.coverage < _YES_NO_COVERAGE:

@@ -167,26 +167,7 @@ class KnowledgeIndex:
         report.articles = len(chunks_by_article)
 
         store = self.store(create=True)
-        existing = self._existing()
-        to_add: list[Document] = []
-        to_delete: list[str] = []
-        for article_id, chunks in chunks_by_article.items():
-            old = existing.pop(article_id, None)
-            if old and old.hashes == {chunks[0].metadata["article_hash"]}:
-                report.unchanged += 1
-                continue
-            (report.updated if old else report.added).append(article_id)
-            to_add.extend(chunks)
-            if old:
-                to_delete.extend(old.ids)
-        resolved_roots = [r.resolve() for r in roots]
-        for article_id, old in existing.items():
-            source = Path(old.source_path).resolve()
-            gone = not source.exists() and any(source.is_relative_to(r) or source == r for r in resolved_roots)
-            if gone or str(source) in loaded_paths:
-                report.removed.append(article_id)
-                to_delete.extend(old.ids)
-
+        to_add, to_delete = self._plan(chunks_by_article, loaded_paths, roots, report)
         new_ids = {c.id for c in to_add}
         self._add(store, to_add, progress)
         stale = [i for i in to_delete if i not in new_ids]
@@ -206,6 +187,37 @@ class KnowledgeIndex:
         report.seconds = time.perf_counter() - started
         return report
 
+    def _plan(
+        self,
+        chunks_by_article: dict[str, list[Document]],
+        loaded_paths: set[str],
+        roots: list[Path],
+        report: IngestReport,
+    ) -> tuple[list[Document], list[str]]:
+        """Decide what to embed and what to delete by comparing article hashes with the stored ones."""
+        existing = self._existing()
+        to_add: list[Document] = []
+        to_delete: list[str] = []
+        for article_id, chunks in chunks_by_article.items():
+            old = existing.pop(article_id, None)
+            if old and old.hashes == {chunks[0].metadata["article_hash"]}:
+                report.unchanged += 1
+                continue
+            (report.updated if old else report.added).append(article_id)
+            to_add.extend(chunks)
+            if old:
+                to_delete.extend(old.ids)
+        # Left in `existing`: articles this run did not produce. Remove those whose file is gone from an
+        # ingested folder, or whose file now holds another id; keep those whose file failed to load.
+        resolved_roots = [r.resolve() for r in roots]
+        for article_id, old in existing.items():
+            source = Path(old.source_path)
+            gone = not source.exists() and any(source.is_relative_to(r) for r in resolved_roots)
+            if gone or str(source) in loaded_paths:
+                report.removed.append(article_id)
+                to_delete.extend(old.ids)
+        return to_add, to_delete
+
     def _load(
         self, files: list[Path], report: IngestReport, progress: Progress | None
     ) -> tuple[dict[str, list[Document]], set[str]]:
@@ -218,7 +230,9 @@ class KnowledgeIndex:
                 article_id = article.metadata["article_id"]
                 if article_id in owner:
                     raise LoadError(
-                        path, f"duplicate article id '{article_id}' (also used by {owner[article_id]}); give each article its own id"
+                        path,
+                        f"duplicate article id '{article_id}' (also used by {owner[article_id]}); "
+                        "give each article its own id",
                     )
                 chunks = chunk_article(article, self.settings.chunk_size, self.settings.chunk_overlap)
                 if not chunks:

@@ -56,7 +56,8 @@ def load_article(path: Path, max_bytes: int) -> Document:
         size = path.stat().st_size
         if size > max_bytes:
             raise LoadError(
-                path, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit; split it or raise KBQA_MAX_FILE_BYTES"
+                path,
+                f"file is {size:,} bytes, over the {max_bytes:,}-byte limit; split it or raise KBQA_MAX_FILE_BYTES",
             )
         raw = path.read_bytes()
     except OSError as exc:
@@ -67,15 +68,21 @@ def load_article(path: Path, max_bytes: int) -> Document:
     return article
 
 
+# Non-breaking and other special spaces become plain spaces, so a command or error string pasted by
+# a user (typed with ordinary spaces) matches the article text exactly; zero-width characters go.
+_SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u2009\u200a\u202f\u205f\u3000"), " ") | dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None
+)
+
+
 def _decode(path: Path, raw: bytes) -> str:
     if b"\x00" in raw[:_BINARY_SNIFF_BYTES]:
         raise LoadError(path, "looks like a binary file, not text; remove it or export it as Markdown/text")
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise LoadError(
-            path, f"not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8"
-        ) from exc
+        raise LoadError(path, f"not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8") from exc
+    return text.translate(_SPACES)
 
 
 def _load_markdown(path: Path, raw: bytes) -> Document:
@@ -145,7 +152,7 @@ _LOADERS: dict[str, Callable[[Path, bytes], Document]] = {
 
 
 def _article(path: Path, body: str, meta: dict[str, object], title: str) -> Document:
-    article_id = str(meta.get("id") or _slug(path.stem))
+    article_id = str(meta.get("id") or _default_id(path))
     if not _ID_PATTERN.match(article_id):
         raise LoadError(path, f"article id '{article_id}' must be lowercase letters, digits, '.', '_' or '-'")
     tags = meta.get("tags") or []
@@ -153,7 +160,8 @@ def _article(path: Path, body: str, meta: dict[str, object], title: str) -> Docu
         tags = [t.strip() for t in tags.split(",")]
     if not isinstance(tags, list) or not all(isinstance(t, (str, int)) for t in tags):
         raise LoadError(path, "front matter 'tags' must be a list of words, e.g. tags: [aks, networking]")
-    updated = meta.get("updated")
+    # Static-site generators call it lastmod or date; Microsoft Learn calls it ms.date.
+    updated = next((meta[k] for k in ("updated", "lastmod", "date", "ms.date") if meta.get(k)), None)
     if updated is not None and not isinstance(updated, (dt.date, str)):
         raise LoadError(path, "front matter 'updated' must be a date like 2024-11-20")
     source_url = meta.get("source_url")
@@ -168,6 +176,14 @@ def _article(path: Path, body: str, meta: dict[str, object], title: str) -> Docu
             "source_path": str(path.resolve()),
         },
     )
+
+
+def _default_id(path: Path) -> str:
+    """The file name, or the folder name for section index pages (``_index.md``, ``index.md``)."""
+    stem = path.stem
+    if stem.lower() in {"_index", "index"} and path.parent.name:
+        stem = path.parent.name
+    return _slug(stem)
 
 
 def _slug(stem: str) -> str:

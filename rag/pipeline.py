@@ -61,6 +61,8 @@ class Pipeline:
             k=s.top_k,
             candidates=s.candidates,
             rrf_k=s.rrf_k,
+            dense_weight=s.dense_weight,
+            keyword_weight=s.keyword_weight,
             max_chunks_per_article=s.max_chunks_per_article,
         )
 
@@ -141,7 +143,7 @@ class Pipeline:
         """Normalise a question or raise QuestionError saying what to change."""
         text = _CONTROL.sub(" ", unicodedata.normalize("NFC", question or "")).strip()
         if not text:
-            raise QuestionError("The question is empty. Type a question, e.g. kbqa ask \"Is kube-proxy a CNI plugin?\"")
+            raise QuestionError('The question is empty. Type a question, e.g. kbqa ask "Is kube-proxy a CNI plugin?"')
         if len(text) > self.settings.max_question_chars:
             raise QuestionError(
                 f"The question is {len(text):,} characters; the limit is {self.settings.max_question_chars:,}. "

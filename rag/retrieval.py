@@ -33,6 +33,8 @@ class HybridRetriever(BaseRetriever):
     k: int = 5
     candidates: int = 30
     rrf_k: int = 60
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
     max_chunks_per_article: int = 2
 
     def _get_relevant_documents(
@@ -50,9 +52,7 @@ class HybridRetriever(BaseRetriever):
         t0 = time.perf_counter()
         vector = self.embeddings().embed_query(query)
         t1 = time.perf_counter()
-        dense = store.similarity_search_by_vector_with_relevance_scores(
-            vector, k=self.candidates, filter=_where(tags)
-        )
+        dense = store.similarity_search_by_vector_with_relevance_scores(vector, k=self.candidates, filter=_where(tags))
         t2 = time.perf_counter()
         keyword = self.index.keyword().search(tokenize(query), self.candidates, tags)
         t3 = time.perf_counter()
@@ -64,13 +64,14 @@ class HybridRetriever(BaseRetriever):
             assert doc.id is not None
             doc.metadata["dense_score"] = 1.0 - float(distance)
             docs[doc.id] = doc
-            fused[doc.id] = fused.get(doc.id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+            fused[doc.id] = fused.get(doc.id, 0.0) + self.dense_weight / (self.rrf_k + rank + 1)
         keyword_scores = {}
         for rank, hit in enumerate(keyword):
             keyword_scores[hit.chunk_id] = hit.score
-            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + self.keyword_weight / (self.rrf_k + rank + 1)
 
-        chosen = self._diversify(sorted(fused, key=fused.__getitem__, reverse=True), docs, k)
+        ranked = sorted((i for i in fused if fused[i] > 0), key=fused.__getitem__, reverse=True)
+        chosen = self._diversify(ranked, docs, k)
         missing = [i for i in chosen if i not in docs]
         docs.update(self.index.get(missing))
         self._fill_dense_scores([docs[i] for i in missing if i in docs], vector)

@@ -50,7 +50,7 @@ def split_units(text: str) -> list[Unit]:
         for sentence in _split_sentences(clean):
             units.append(Unit(sentence, "sentence", len(units)))
     if code:
-        units.append(Unit("\n".join(code + ["```"]), "code", len(units)))
+        units.append(Unit("\n".join([*code, "```"]), "code", len(units)))
     return units
 
 

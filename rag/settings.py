@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50, description="Chunks returned by retrieval.")
     candidates: int = Field(30, ge=1, le=500, description="Candidates taken from each retriever before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense (Chroma) ranking in the fusion.")
+    keyword_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")
     max_chunks_per_article: int = Field(2, ge=1, description="Diversification: chunks per article in the top k.")
 
     abstain_threshold: float = Field(
@@ -112,19 +114,20 @@ def load_settings(**overrides: Any) -> Settings:
     """Read settings from overrides, environment and config file; raise SettingsError naming bad keys."""
     config = _config_file()
     if config is not None and not config.is_file():
-        raise SettingsError(f"Config file {config} (from {CONFIG_ENV}) does not exist. Create it or unset {CONFIG_ENV}.")
+        raise SettingsError(
+            f"Config file {config} (from {CONFIG_ENV}) does not exist. Create it or unset {CONFIG_ENV}."
+        )
     unknown = _unknown_env_vars()
     if unknown:
         known = [ENV_PREFIX + n.upper() for n in Settings.model_fields]
         raise SettingsError(
-            f"Unknown setting {unknown[0]}.{_suggest(unknown[0], known)} "
-            f"Known settings: {', '.join(known)}."
+            f"Unknown setting {unknown[0]}.{_suggest(unknown[0], known)} Known settings: {', '.join(known)}."
         )
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         raise SettingsError(_describe(exc, config)) from exc
-    except Exception as exc:  # noqa: BLE001 - TOML syntax errors surface as many types
+    except Exception as exc:
         raise SettingsError(f"Cannot read settings from {config}: {exc}. Fix the file or remove it.") from exc
 
 

@@ -1,0 +1,54 @@
+"""Chunks follow headings, stay under the size limit and carry what citations need."""
+
+from __future__ import annotations
+
+from langchain_core.documents import Document
+
+from rag.chunking import chunk_article, chunk_body
+
+
+def article(body: str, **meta: object) -> Document:
+    base = {"article_id": "a1", "title": "KB: T", "tags": ["aks"], "updated": "2024-01-01", "source_path": "/x/a1.md"}
+    return Document(page_content=body, metadata=base | meta)
+
+
+BODY = "Intro line.\n\n## Symptoms\n\nPods fail.\n\n### On Windows\n\nNodes fail too.\n\n## Fix\n\nRestart it.\n"
+
+
+def test_sections_and_metadata() -> None:
+    """Each chunk records its section path, position, hashes and the article fields."""
+    chunks = chunk_article(article(BODY), 1000, 100)
+    assert [c.metadata["section"] for c in chunks] == ["Summary", "Symptoms", "Symptoms > On Windows", "Fix"]
+    assert [c.metadata["position"] for c in chunks] == [0, 1, 2, 3]
+    first = chunks[0].metadata
+    assert first["article_id"] == "a1" and first["title"] == "KB: T" and first["source_path"] == "/x/a1.md"
+    assert first["tag_aks"] is True and first["tags"] == "aks"
+    assert len({c.metadata["content_hash"] for c in chunks}) == 4
+    assert len({c.metadata["article_hash"] for c in chunks}) == 1
+    assert chunks[2].page_content.startswith("KB: T — Symptoms > On Windows\n")
+    assert chunk_body(chunks[2]) == "Nodes fail too."
+
+
+def test_long_sections_split_under_size() -> None:
+    """A section longer than chunk_size becomes several chunks of at most chunk_size characters."""
+    body = "## Long\n\n" + "\n\n".join(f"Sentence number {i} about kubelet settings." for i in range(100))
+    chunks = chunk_article(article(body), 300, 50)
+    assert len(chunks) > 5
+    assert all(len(chunk_body(c)) <= 300 for c in chunks)
+
+
+def test_ids_are_stable_and_change_with_content() -> None:
+    """Same input, same ids and hashes; edited text changes the article hash."""
+    a, b = chunk_article(article(BODY), 1000, 100), chunk_article(article(BODY), 1000, 100)
+    assert [c.id for c in a] == [c.id for c in b]
+    edited = chunk_article(article(BODY.replace("Restart it.", "Reboot it.")), 1000, 100)
+    assert edited[0].metadata["article_hash"] != a[0].metadata["article_hash"]
+    assert edited[3].id != a[3].id and edited[0].id == a[0].id
+
+
+def test_code_fences_with_hash_comments_are_not_headings() -> None:
+    """A '# comment' inside a fenced code block does not start a section."""
+    body = "## Steps\n\nRun:\n\n```bash\n# restart coredns\nkubectl rollout restart deploy/coredns\n```\n"
+    chunks = chunk_article(article(body), 1000, 100)
+    assert [c.metadata["section"] for c in chunks] == ["Steps"]
+    assert "# restart coredns" in chunk_body(chunks[0])

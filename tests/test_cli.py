@@ -1,0 +1,91 @@
+"""The `kbqa` command as a user runs it: real subprocesses, real model, real Chroma."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+KBQA = [sys.executable, "-m", "rag.cli"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*KBQA, *args], capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})}
+    )
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A corpus copy with one broken file, ingested once through the CLI; returns the index folder."""
+    root = tmp_path_factory.mktemp("cli")
+    corpus = root / "corpus"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "corpus", corpus)
+    (corpus / "broken.md").write_text("---\ntitle: [oops\n---\ntext\n", encoding="utf-8")
+    result = run("--index-dir", str(root / "idx"), "ingest", str(corpus))
+    assert result.returncode == 1, result.stderr
+    assert "broken.md" in result.stderr and "malformed YAML" in result.stderr
+    assert "Indexed 22 articles" in result.stdout
+    return root / "idx"
+
+
+def test_ask_json_schema(indexed: Path) -> None:
+    """`kbqa ask --json` prints the documented schema, with citations resolving [n]."""
+    result = run("--index-dir", str(indexed), "ask", "Is kube-proxy a CNI plugin?", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["schema_version"] == 1
+    assert set(data) >= {"question", "text", "verdict", "confidence", "sentences", "citations", "nearest", "timings"}
+    assert data["verdict"] == "answered" and data["text"].startswith("No.")
+    cite = data["citations"][0]
+    assert set(cite) >= {"n", "chunk_id", "article_id", "title", "section", "source_path", "score", "snippet"}
+    assert cite["article_id"] == "kube-proxy-vs-cni-plugin"
+
+
+def test_ask_human_output_and_tag(indexed: Path) -> None:
+    """Human output shows the verdict, the answer and a Sources list mapping [n] to article and section."""
+    result = run("--index-dir", str(indexed), "ask", "Is kube-proxy a CNI plugin?", "--tag", "kubernetes")
+    assert result.returncode == 0, result.stderr
+    assert "answered" in result.stdout and "Sources" in result.stdout
+    assert "[1] KB: Kube-proxy vs CNI Plugin" in result.stdout
+
+
+def test_abstention_in_cli(indexed: Path) -> None:
+    """An out-of-KB question says so and lists nearest articles."""
+    result = run("--index-dir", str(indexed), "ask", "How do I reset the admin password on a Cisco ASA firewall?")
+    assert result.returncode == 0
+    assert "not in the KB" in result.stdout and "Nearest articles" in result.stdout
+
+
+def test_search_and_stats(indexed: Path) -> None:
+    """search lists articles with matched terms; stats counts what is indexed."""
+    result = run("--index-dir", str(indexed), "search", "AADSTS70021", "--json")
+    hits = json.loads(result.stdout)
+    assert hits[0]["article_id"] == "aks-workload-identity-troubleshooting"
+    assert "AADSTS70021" in hits[0]["matched_terms"]
+    stats = json.loads(run("--index-dir", str(indexed), "stats", "--json").stdout)
+    assert stats["articles"] == 22 and stats["chunks"] == stats["keyword_chunks"] > 22
+
+
+def test_errors_are_messages_with_exit_codes(tmp_path: Path, indexed: Path) -> None:
+    """No index → exit 3 and 'kbqa ingest'; unknown setting → exit 2 naming it; empty question → exit 2."""
+    missing = run("--index-dir", str(tmp_path / "nothing"), "ask", "hello")
+    assert missing.returncode == 3 and "kbqa ingest" in missing.stderr and "Traceback" not in missing.stderr
+    unknown = run("stats", env={"KBQA_TOPK": "3"})
+    assert unknown.returncode == 2 and "KBQA_TOPK" in unknown.stderr and "KBQA_TOP_K" in unknown.stderr
+    empty = run("--index-dir", str(indexed), "ask", "   ")
+    assert empty.returncode == 2 and "empty" in empty.stderr
+
+
+def test_help_lists_commands() -> None:
+    """--help documents every command."""
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("ingest", "ask", "search", "stats"):
+        assert command in result.stdout

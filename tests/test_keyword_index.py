@@ -1,0 +1,58 @@
+"""BM25 keyword index: tokens that keep pasted strings whole, search, filters, persistence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.keyword_index import KeywordIndex, tokenize
+
+TEXTS = [
+    "AKS workload identity fails with AADSTS70021: No matching federated identity record found.",
+    "CoreDNS lookups in AKS time out: dial tcp: lookup api on 10.0.0.10:53: i/o timeout.",
+    "Intune enrollment error 0x80180014 means a platform restriction blocks the device.",
+    "kube-proxy programs iptables rules for Services; it is not a CNI plugin.",
+]
+IDS = ["wi#0", "dns#0", "intune#0", "kp#0"]
+TAGS = ["aks,identity", "aks,dns", "intune", "kubernetes"]
+
+
+def test_tokenize_keeps_codes_whole_and_splits_words() -> None:
+    """Compound tokens stay whole for exact matches and also split into stemmed parts."""
+    tokens = tokenize("kube-proxy SubnetIsFull 0x80180014 10.0.0.10:53 failing pods")
+    for expected in ("kube-proxy", "kube", "proxi", "subnet", "full", "0x80180014", "10.0.0.10:53", "fail", "pod"):
+        assert expected in tokens
+
+
+def test_exact_error_strings_rank_their_chunk_first() -> None:
+    """A pasted error code or message finds the chunk that quotes it."""
+    index = KeywordIndex.build(IDS, TEXTS, TAGS)
+    for query, expected in [
+        ("AADSTS70021", "wi#0"),
+        ("0x80180014", "intune#0"),
+        ("lookup api on 10.0.0.10:53: i/o timeout", "dns#0"),
+        ("is kube proxy a cni plugin", "kp#0"),
+    ]:
+        assert index.search(tokenize(query), 2)[0].chunk_id == expected
+
+
+def test_tag_filter_and_no_match() -> None:
+    """Tag filters exclude other chunks; a query with no known term returns nothing."""
+    index = KeywordIndex.build(IDS, TEXTS, TAGS)
+    hits = index.search(tokenize("identity dns timeout"), 5, tags=["dns"])
+    assert [h.chunk_id for h in hits] == ["dns#0"]
+    assert index.search(tokenize("zzzz qqqq"), 5) == []
+
+
+def test_save_load_roundtrip_and_idf(tmp_path: Path) -> None:
+    """A saved index loads with the same ids, fingerprint and scores; rare terms weigh more."""
+    index = KeywordIndex.build(IDS, TEXTS, TAGS)
+    index.save(tmp_path / "kw")
+    index.save(tmp_path / "kw")  # saving over an existing index swaps it
+    loaded = KeywordIndex.load(tmp_path / "kw")
+    assert loaded is not None
+    assert loaded.ids == IDS and loaded.fingerprint == index.fingerprint
+    assert loaded.search(tokenize("AADSTS70021"), 1) == index.search(tokenize("AADSTS70021"), 1)
+    (aks,) = tokenize("AKS")
+    assert loaded.idf("aadsts70021") > loaded.idf(aks)
+    assert loaded.idf("never-seen-term") >= loaded.idf("aadsts70021")
+    assert KeywordIndex.load(tmp_path / "missing") is None
