@@ -56,11 +56,14 @@ def run(
         "auc": roc_auc(conf_ans, conf_un),
         "best_cut": cut,
         "best_bal_acc": bal,
+        # Above the highest-scoring unanswerable question, an answer needs no low-confidence notice.
+        "max_unans": max(conf_un, default=0.0),
         "answered_ok": sum(not a.abstained for _, _, a in answerable) / len(answerable),
         "refused_ok": sum(a.abstained for q, _, a, _ in rows if not q["answerable"]) / max(len(conf_un), 1),
         "cites_source": statistics.mean(cited) if cited else 0.0,
         "first_cite_ok": statistics.mean(first_ok) if first_ok else 0.0,
         "must_include": statistics.mean(must) if must else 0.0,
+        "answer_chars": statistics.mean(len(a.text) for _, a in answered) if answered else 0.0,
         "p50_ms": statistics.median(ms for *_, ms in rows),
     }
 

@@ -23,6 +23,8 @@ _YES_NO = re.compile(
 )
 _NEGATION = re.compile(r"\b(not|no|never|cannot|can't|isn't|aren't|doesn't|don't|won't|wasn't|neither|nor)\b", re.I)
 _MIN_UNIT_TOKENS = 3
+_CONFIDENCE_CHUNKS = 3  # chunks whose term coverage counts towards confidence
+_CONTEXT_UNITS = 2  # units after the best sentence that come with it (must_include 0.40 -> 0.52, eval/README.md)
 _RANK_DECAY = 0.15  # retrieval rank is the stronger signal: a sentence from chunk 3 needs more overlap
 # Sections that point elsewhere; their lines are retrievable but never an answer.
 _NON_ANSWER_SECTIONS = frozenset({"references", "see also", "related articles", "related content", "next steps"})
@@ -43,6 +45,7 @@ class _Candidate:
     coverage: float
     score: float
     tokens: frozenset[str]
+    matches: bool  # shares a term with the question
 
 
 class ExtractiveAnswerer:
@@ -64,7 +67,7 @@ class ExtractiveAnswerer:
         query_terms = frozenset(tokenize(question))
         weights = {t: self._idf(t) for t in query_terms}
         candidates = self._candidates(chunks, weights)
-        confidence = confidence_score(chunks, candidates[0].coverage if candidates else 0.0)
+        confidence = confidence_score(chunks, weights)
         retrieved = [_retrieved(c) for c in chunks]
         if not candidates or confidence < self.abstain_threshold:
             return self._abstain(question, chunks, confidence, retrieved)
@@ -114,7 +117,7 @@ class ExtractiveAnswerer:
                 score = coverage * (0.5 + 0.5 * max(dense, 0.0)) / (1 + _RANK_DECAY * rank)
                 if unit.kind == "code":
                     score *= 0.5  # commands support an answer; they rarely are one
-                out.append(_Candidate(unit, chunk, rank, coverage, score, tokens))
+                out.append(_Candidate(unit, chunk, rank, coverage, score, tokens, bool(own)))
         # Commands and error listings support an answer but are never its first sentence.
         out.sort(key=lambda c: (c.unit.kind != "code", c.score), reverse=True)
         return out
@@ -136,7 +139,7 @@ class ExtractiveAnswerer:
             if all(_jaccard(pick.tokens, c.tokens) <= _DUPLICATE_JACCARD for c in chosen):
                 chosen.append(pick)
         chosen = chosen[:1] + sorted(chosen[1:], key=lambda c: (c.rank, c.unit.position))
-        return _with_commands(chosen, candidates)
+        return _with_context(chosen, candidates)
 
     def _abstain(
         self, question: str, chunks: list[Document], confidence: float, retrieved: list[RetrievedChunk]
@@ -161,33 +164,50 @@ class ExtractiveAnswerer:
         )
 
 
-def confidence_score(chunks: list[Document], best_coverage: float) -> float:
-    """How likely the KB answers the question: the best chunk's dense similarity and how much of the
-    question (IDF-weighted) the best sentence covers, averaged. Calibrated in eval/calibrate.py."""
+def confidence_score(chunks: list[Document], weights: dict[str, float]) -> float:
+    """How likely it is that the KB answers the question, from two signals that fail differently:
+    the best chunk's dense similarity (meaning) and the share of the question's IDF-weighted terms that
+    one of the top chunks contains (specifics: product names, error codes). Averaged; the thresholds
+    on it are calibrated in eval/calibrate.py."""
     if not chunks:
         return 0.0
     dense = max(float(c.metadata.get("dense_score", 0.0)) for c in chunks)
-    return 0.5 * max(dense, 0.0) + 0.5 * best_coverage
+    total = sum(weights.values())
+    coverage = 0.0
+    if total:
+        for chunk in chunks[:_CONFIDENCE_CHUNKS]:
+            found = frozenset(tokenize(chunk.page_content)) & weights.keys()
+            coverage = max(coverage, sum(weights[t] for t in found) / total)
+    return 0.5 * max(dense, 0.0) + 0.5 * coverage
 
 
-def _with_commands(chosen: list[_Candidate], candidates: list[_Candidate]) -> list[_Candidate]:
-    """Add what a chosen sentence needs to read right: the code block it introduces (it ends with
-    ':'), or the next sentence when that one continues it ("It ...", "This ...")."""
+def _with_context(chosen: list[_Candidate], candidates: list[_Candidate]) -> list[_Candidate]:
+    """Add what chosen sentences need to read right and be useful.
+
+    The best sentence brings the units that follow it in its chunk (the explanation, the command)
+    while they share a term with the question or read as its continuation, up to ``_CONTEXT_UNITS``;
+    any other sentence brings the code block it introduces (it ends with ':') or the next sentence
+    when that one continues it ("It ...", "This ...").
+    """
     by_place = {(id(c.chunk), c.unit.position): c for c in candidates}
+    taken = {id(c) for c in chosen}
     result: list[_Candidate] = []
-    for cand in chosen:
+    for i, cand in enumerate(chosen):
         result.append(cand)
-        follower = by_place.get((id(cand.chunk), cand.unit.position + 1))
-        if follower is None or follower in chosen or follower in result:
-            continue
-        introduces_code = cand.unit.text.endswith(":") and follower.unit.kind == "code"
-        continues = (
-            follower.unit.kind == "sentence"
-            and cand.unit.kind == "sentence"
-            and _CONTINUATION.match(follower.unit.text)
-        )
-        if introduces_code or continues:
+        current = cand
+        for _ in range(_CONTEXT_UNITS if i == 0 else 1):
+            follower = by_place.get((id(current.chunk), current.unit.position + 1))
+            if follower is None or id(follower) in taken:
+                break
+            introduced = current.unit.text.endswith(":")
+            introduces_code = introduced and follower.unit.kind == "code"
+            continues = follower.unit.kind == "sentence" and bool(_CONTINUATION.match(follower.unit.text))
+            explains = i == 0 and (follower.matches or introduced)
+            if not (explains or introduces_code or continues):
+                break
             result.append(follower)
+            taken.add(id(follower))
+            current = follower
     return result
 
 

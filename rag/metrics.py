@@ -33,19 +33,28 @@ def ndcg_at(ranked: Sequence[str], relevant: set[str], k: int) -> float:
 def best_threshold(answerable: Sequence[float], unanswerable: Sequence[float]) -> tuple[float, float]:
     """The confidence cut that maximises balanced accuracy: (threshold, balanced accuracy).
 
-    Answerable questions should score at or above it, unanswerable ones below. Ties go to the
-    midpoint between neighbouring scores so the cut does not sit on one example.
+    Answerable questions should score at or above it, unanswerable ones below. When several cuts tie,
+    the middle of the tied range is taken, so the cut does not sit next to one example.
     """
     scores = sorted(set(answerable) | set(unanswerable))
     cuts = [0.0] + [(a + b) / 2 for a, b in itertools.pairwise(scores)] + [1.0]
-    best = (0.0, 0.0)
-    for cut in cuts:
-        tpr = sum(s >= cut for s in answerable) / max(len(answerable), 1)
-        tnr = sum(s < cut for s in unanswerable) / max(len(unanswerable), 1)
-        bal = (tpr + tnr) / 2
-        if bal > best[1]:
-            best = (cut, bal)
-    return best
+    results = [(cut, _balanced_accuracy(answerable, unanswerable, cut)) for cut in cuts]
+    best = max(bal for _, bal in results)
+    runs: list[list[float]] = []
+    for (cut, bal), (_, prev) in zip(results, [(0.0, -1.0), *results], strict=False):
+        if bal == best:
+            if prev == best:
+                runs[-1].append(cut)
+            else:
+                runs.append([cut])
+    widest = max(runs, key=lambda run: run[-1] - run[0])
+    return (widest[0] + widest[-1]) / 2, best
+
+
+def _balanced_accuracy(answerable: Sequence[float], unanswerable: Sequence[float], cut: float) -> float:
+    tpr = sum(s >= cut for s in answerable) / max(len(answerable), 1)
+    tnr = sum(s < cut for s in unanswerable) / max(len(unanswerable), 1)
+    return (tpr + tnr) / 2
 
 
 def roc_auc(answerable: Sequence[float], unanswerable: Sequence[float]) -> float:

@@ -35,7 +35,7 @@ class HybridRetriever(BaseRetriever):
     rrf_k: int = 60
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
-    max_chunks_per_article: int = 2
+    max_chunks_per_article: int = 3
 
     def _get_relevant_documents(
         self,

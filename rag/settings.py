@@ -52,13 +52,13 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense (Chroma) ranking in the fusion.")
     keyword_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")
-    max_chunks_per_article: int = Field(2, ge=1, description="Diversification: chunks per article in the top k.")
+    max_chunks_per_article: int = Field(3, ge=1, description="Diversification: chunks per article in the top k.")
 
     abstain_threshold: float = Field(
-        0.45, ge=0, le=1, description="Below this confidence the answer says the KB does not cover the question."
+        0.49, ge=0, le=1, description="Below this confidence the answer says the KB does not cover the question."
     )
     low_confidence_threshold: float = Field(
-        0.6, ge=0, le=1, description="Below this confidence an answer is marked low confidence."
+        0.55, ge=0, le=1, description="Below this confidence an answer is marked low confidence."
     )
     max_answer_sentences: int = Field(4, ge=1, le=20)
 

@@ -23,3 +23,5 @@ def test_threshold_separates_and_sits_between_examples() -> None:
     cut, bal = best_threshold([0.7, 0.8, 0.9], [0.2, 0.3, 0.5])
     assert cut == pytest.approx(0.6) and bal == 1.0
     assert roc_auc([0.7, 0.8], [0.2, 0.75]) == 0.75
+    cut, bal = best_threshold([0.6, 0.9], [0.1, 0.2])  # the cut lies between the classes
+    assert 0.2 < cut < 0.6 and bal == 1.0
