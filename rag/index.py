@@ -176,8 +176,9 @@ class KnowledgeIndex:
         report.chunks_embedded = len(to_add)
         report.chunks_deleted = len(stale)
 
-        kw_current = (self.collection.metadata or {}).get(_KW_FINGERPRINT)
-        if to_add or stale or KeywordIndex.load(self.settings.keyword_dir) is None or kw_current is None:
+        expected = (self.collection.metadata or {}).get(_KW_FINGERPRINT)
+        in_step = expected is not None and KeywordIndex.stored_fingerprint(self.settings.keyword_dir) == expected
+        if to_add or stale or not in_step:
             if progress:
                 progress("keyword index", 0, 1)
             self._keyword = self._rebuild_keyword()

@@ -24,6 +24,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:[._:/\\-][a-z0-9]+)*", re.IGNORECASE)
 _PART = re.compile(r"[a-z]+|[0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _IDS_FILE = "chunks.json"
+_FINGERPRINT_FILE = "fingerprint"
 
 
 @lru_cache(maxsize=1)
@@ -95,6 +96,7 @@ class KeywordIndex:
         (tmp / _IDS_FILE).write_text(
             json.dumps({"fingerprint": self.fingerprint, "ids": self.ids, "tags": self._tags}), encoding="utf-8"
         )
+        (tmp / _FINGERPRINT_FILE).write_text(self.fingerprint, encoding="utf-8")
         old = directory.with_name(directory.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if directory.exists():
@@ -113,6 +115,14 @@ class KeywordIndex:
         except (OSError, ValueError, KeyError):
             return None
         return cls(retriever, data["ids"], data["tags"], data["fingerprint"])
+
+    @staticmethod
+    def stored_fingerprint(directory: Path) -> str | None:
+        """The fingerprint of the saved index without loading it (cheap consistency check)."""
+        try:
+            return (directory / _FINGERPRINT_FILE).read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     low_confidence_threshold: float = Field(
         0.55, ge=0, le=1, description="Below this confidence an answer is marked low confidence."
     )
-    max_answer_sentences: int = Field(4, ge=1, le=20)
+    max_answer_sentences: int = Field(
+        4, ge=1, le=20, description="Sentences picked for an answer; each may bring a following one as context."
+    )
 
     max_question_chars: int = Field(4000, ge=10, description="Longer questions are rejected with a message.")
     max_file_bytes: int = Field(10_000_000, ge=1, description="Corpus files larger than this are skipped.")

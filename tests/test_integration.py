@@ -159,3 +159,16 @@ def test_no_index_yet(tmp_path: Path) -> None:
     pipeline = Pipeline(load_settings(index_dir=tmp_path / "none"))
     with pytest.raises(IndexNotFoundError, match="kbqa ingest"):
         pipeline.ask("Is kube-proxy a CNI plugin?")
+
+
+def test_lost_keyword_index_is_rebuilt_from_chroma(tmp_path: Path, corpus_copy: Path) -> None:
+    """A deleted or stale keyword index is detected by fingerprint and rebuilt from Chroma's chunks."""
+    settings = load_settings(index_dir=tmp_path / "idx", corpus_dir=corpus_copy)
+    assert Pipeline(settings).ingest().ok
+    shutil.rmtree(settings.keyword_dir)
+    reopened = Pipeline(settings)
+    assert reopened.search("AADSTS70021")[0].article_id == "aks-workload-identity-troubleshooting"
+    assert set(reopened.index.keyword().ids) == set(reopened.index.collection.get(include=[])["ids"])
+    shutil.rmtree(settings.keyword_dir)
+    report = Pipeline(settings).ingest()
+    assert report.chunks_embedded == 0 and settings.keyword_dir.is_dir()
