@@ -32,8 +32,8 @@ _LINK_ONLY = re.compile(r"^\[[^\]]*\]\([^)]*\)\W*$")
 # A sentence opening with one of these continues the one before it and reads wrong alone.
 _CONTINUATION = re.compile(r"^(it|this|these|they|that|those|its|their)\b", re.IGNORECASE)
 _DUPLICATE_JACCARD = 0.7
-_FOLLOW_UP_SHARE = 0.45  # a further sentence must score at least this share of the best one
-_REDUNDANCY_PENALTY = 1.5  # how much repeating chosen sentences' terms costs a further sentence
+_FOLLOW_UP_SHARE = 0.3  # a further sentence must score at least this share of the best one
+_REDUNDANCY_PENALTY = 1.0  # how much repeating chosen sentences' terms costs a further sentence
 _YES_NO_COVERAGE = 0.75  # "Yes."/"No." only when one sentence covers this share of the question
 
 
@@ -84,10 +84,10 @@ class ExtractiveAnswerer:
             sentences.append(AnswerSentence(cand.unit.text, cite.n, round(cand.score, 4), cand.unit.kind))
         verdict: Verdict = "answered" if confidence >= self.low_confidence_threshold else "low_confidence"
         prefix = _yes_no_prefix(question, chosen[0])
-        text = prefix + " ".join(_render(s) for s in sentences)
+        text = prefix + _render(sentences)
         return Answer(
             question=question,
-            text=text.replace(" \n", "\n"),
+            text=text,
             verdict=verdict,
             confidence=round(confidence, 4),
             sentences=sentences,
@@ -184,10 +184,9 @@ def confidence_score(chunks: list[Document], weights: dict[str, float]) -> float
 def _with_context(chosen: list[_Candidate], candidates: list[_Candidate]) -> list[_Candidate]:
     """Add what chosen sentences need to read right and be useful.
 
-    The best sentence brings the units that follow it in its chunk (the explanation, the command)
-    while they share a term with the question or read as its continuation, up to ``_CONTEXT_UNITS``;
-    any other sentence brings the code block it introduces (it ends with ':') or the next sentence
-    when that one continues it ("It ...", "This ...").
+    Up to ``_CONTEXT_UNITS`` units that follow a chosen sentence in its chunk come with it when they
+    are what it introduces (it ends with ':'), read as its continuation ("It ...", "This ..."), or, for
+    the best sentence only, share a term with the question (the explanation, the command).
     """
     by_place = {(id(c.chunk), c.unit.position): c for c in candidates}
     taken = {id(c) for c in chosen}
@@ -195,15 +194,14 @@ def _with_context(chosen: list[_Candidate], candidates: list[_Candidate]) -> lis
     for i, cand in enumerate(chosen):
         result.append(cand)
         current = cand
-        for _ in range(_CONTEXT_UNITS if i == 0 else 1):
+        for _ in range(_CONTEXT_UNITS):
             follower = by_place.get((id(current.chunk), current.unit.position + 1))
             if follower is None or id(follower) in taken:
                 break
-            introduced = current.unit.text.endswith(":")
-            introduces_code = introduced and follower.unit.kind == "code"
+            introduced = current.unit.text.endswith(":")  # "Run:", "Check these settings:"
             continues = follower.unit.kind == "sentence" and bool(_CONTINUATION.match(follower.unit.text))
-            explains = i == 0 and (follower.matches or introduced)
-            if not (explains or introduces_code or continues):
+            explains = i == 0 and follower.matches
+            if not (explains or introduced or continues):
                 break
             result.append(follower)
             taken.add(id(follower))
@@ -220,10 +218,20 @@ def _yes_no_prefix(question: str, best: _Candidate) -> str:
     return "No. " if _NEGATION.search(best.unit.text) else "Yes. "
 
 
-def _render(sentence: AnswerSentence) -> str:
-    if sentence.kind == "code":
-        return f"\n{sentence.text}\n"  # cited by the sentence that introduces it
-    return f"{sentence.text} [{sentence.citation}]"
+def _render(sentences: list[AnswerSentence]) -> str:
+    """Prose sentences run on; list items and code blocks start their own lines."""
+    out = ""
+    previous = "sentence"
+    for sentence in sentences:
+        if sentence.kind == "code":
+            piece, sep = sentence.text, "\n"  # cited by the sentence that introduces it
+        elif sentence.kind == "item":
+            piece, sep = f"- {sentence.text} [{sentence.citation}]", "\n"
+        else:
+            piece, sep = f"{sentence.text} [{sentence.citation}]", "\n" if previous != "sentence" else " "
+        out = piece if not out else out + sep + piece
+        previous = sentence.kind
+    return out
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
