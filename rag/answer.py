@@ -65,6 +65,7 @@ class Answer:
     retrieved: list[RetrievedChunk] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     notice: str = ""
+    query: str = ""  # what was searched: the question, or a follow-up joined to the previous question
 
     @property
     def abstained(self) -> bool:

@@ -163,6 +163,45 @@ def stats(
         out.print(f"{key:>16}: {value}")
 
 
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (env KBQA_HOST; default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (env KBQA_PORT; default 7860).")] = None,
+) -> None:
+    """Serve the web chat and the REST API (indexes the corpus first if there is no index yet)."""
+    settings = load_settings(**(ctx.obj or {}), host=host, port=port)
+    from ui.server import serve as run_server
+
+    err.print(f"kbqa: serving http://{settings.host}:{settings.port} (API docs at /docs)")
+    run_server(settings)
+
+
+feedback_app = typer.Typer(help="Feedback given in the web chat.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("export")
+def feedback_export(
+    ctx: typer.Context,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")] = None,
+    rating: Annotated[str, typer.Option(help="down, up or all.")] = "down",
+) -> None:
+    """Write feedback as JSONL in the eval-set format, so downvoted questions become eval cases."""
+    from rag.feedback import FeedbackStore, to_eval_item
+
+    if rating not in ("down", "up", "all"):
+        raise typer.BadParameter("use down, up or all", param_hint="--rating")
+    settings = load_settings(**(ctx.obj or {}))
+    rows = FeedbackStore(settings.feedback_path).rows(None if rating == "all" else rating)  # type: ignore[arg-type]
+    lines = "".join(json.dumps(to_eval_item(r), ensure_ascii=False) + "\n" for r in rows)
+    if output:
+        output.write_text(lines, encoding="utf-8")
+        err.print(f"Wrote {len(rows)} item(s) to {output}.")
+    else:
+        sys.stdout.write(lines)
+
+
 def _print_answer(answer: Answer) -> None:
     label = _VERDICT_LABEL[answer.verdict]
     out.print(f"[{_VERDICT_STYLE[answer.verdict]}]● {label}[/]  [dim]confidence {answer.confidence:.2f}[/dim]\n")

@@ -152,7 +152,7 @@ _LOADERS: dict[str, Callable[[Path, bytes], Document]] = {
 
 
 def _article(path: Path, body: str, meta: dict[str, object], title: str) -> Document:
-    article_id = str(meta.get("id") or _default_id(path))
+    article_id = str(meta.get("id") or default_id(path))
     if not _ID_PATTERN.match(article_id):
         raise LoadError(path, f"article id '{article_id}' must be lowercase letters, digits, '.', '_' or '-'")
     tags = meta.get("tags") or []
@@ -178,7 +178,7 @@ def _article(path: Path, body: str, meta: dict[str, object], title: str) -> Docu
     )
 
 
-def _default_id(path: Path) -> str:
+def default_id(path: Path) -> str:
     """The file name, or the folder name for section index pages (``_index.md``, ``index.md``)."""
     stem = path.stem
     if stem.lower() in {"_index", "index"} and path.parent.name:

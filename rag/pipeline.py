@@ -18,6 +18,7 @@ from rag.chunking import chunk_body
 from rag.embeddings import load_embeddings
 from rag.errors import QuestionError
 from rag.extractive import ExtractiveAnswerer
+from rag.followup import standalone_question
 from rag.index import IngestReport, KnowledgeIndex, Progress
 from rag.keyword_index import tokenize
 from rag.retrieval import HybridRetriever
@@ -79,13 +80,17 @@ class Pipeline:
         self.__dict__.pop("answerer", None)  # IDF changed with the corpus
         return report
 
-    def ask(self, question: str, k: int | None = None, tags: Sequence[str] = ()) -> Answer:
+    def ask(self, question: str, k: int | None = None, tags: Sequence[str] = (), history: Sequence[str] = ()) -> Answer:
+        """Answer ``question``; ``history`` holds the earlier turns' queries (``Answer.query``) for follow-ups."""
         started = time.perf_counter()
         question = self.check_question(question)
+        query = standalone_question(question, history)
         timings: dict[str, float] = {}
-        chunks = self.retriever.invoke(question, k=k or self.settings.top_k, tags=list(tags), timings=timings)
+        chunks = self.retriever.invoke(query, k=k or self.settings.top_k, tags=list(tags), timings=timings)
         t = time.perf_counter()
-        answer = self.answerer.answer(question, chunks)
+        answer = self.answerer.answer(query, chunks)
+        answer.question = question
+        answer.query = query
         timings["answer_ms"] = (time.perf_counter() - t) * 1e3
         timings["total_ms"] = (time.perf_counter() - started) * 1e3
         answer.timings = timings

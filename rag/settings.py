@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     )
 
     max_question_chars: int = Field(4000, ge=10, description="Longer questions are rejected with a message.")
+    host: str = Field("127.0.0.1", description="Address `kbqa serve` listens on.")
+    port: int = Field(7860, ge=0, le=65535, description="Port `kbqa serve` listens on.")
+    auth: str | None = Field(
+        None, description="`user:password` to require HTTP basic login for the web app and API alike."
+    )
+    feedback_db: Path | None = Field(
+        None, description="SQLite file for feedback (default: index_dir/feedback.sqlite3)."
+    )
+    max_upload_bytes: int = Field(5_000_000, ge=1, description="Largest article the web app accepts for upload.")
     max_file_bytes: int = Field(10_000_000, ge=1, description="Corpus files larger than this are skipped.")
 
     @model_validator(mode="after")
@@ -93,6 +102,14 @@ class Settings(BaseSettings):
     @property
     def keyword_dir(self) -> Path:
         return self.index_dir / "keyword"
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.feedback_db or self.index_dir / "feedback.sqlite3"
+
+    def public(self) -> dict[str, object]:
+        """Settings safe to store with feedback or show: no credentials."""
+        return self.model_dump(mode="json", exclude={"auth"})
 
 
 def _config_file() -> Path | None:

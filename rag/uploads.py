@@ -1,0 +1,63 @@
+"""Accept an article uploaded through the web app: check it, then place it in the corpus."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+from rag.errors import KbqaError, LoadError
+from rag.loaders import SUPPORTED_SUFFIXES, default_id, load_article
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class UploadError(KbqaError):
+    """The upload is refused; the message says why and what to send instead."""
+
+    exit_code = 2
+
+
+def safe_file_name(name: str) -> str:
+    """The base name only, reduced to letters, digits, '.', '_' and '-' (no traversal, no hidden files)."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    cleaned = _SAFE_NAME.sub("-", base).strip(".-_")
+    if not cleaned or "." not in cleaned:
+        raise UploadError(f"File name {name!r} is not usable; name the file like my-article.md.")
+    return cleaned
+
+
+def save_upload(
+    name: str, data: bytes, corpus_dir: Path, max_bytes: int, taken_ids: dict[str, str] | None = None
+) -> Path:
+    """Validate type, size and content (it must load as an article whose id no other file uses), then
+    write it into the corpus. An existing file of the same name is replaced only after the new one
+    has loaded cleanly.
+    """
+    file_name = safe_file_name(name)
+    suffix = Path(file_name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UploadError(f"'{suffix}' files are not accepted; upload one of {', '.join(sorted(SUPPORTED_SUFFIXES))}.")
+    if len(data) > max_bytes:
+        raise UploadError(f"The file is {len(data):,} bytes; the limit is {max_bytes:,}. Split the article.")
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=corpus_dir, prefix=".upload-", suffix=suffix, delete=False) as tmp:
+        tmp.write(data)
+    staged = Path(tmp.name)
+    target = corpus_dir / file_name
+    try:
+        article = load_article(staged, max_bytes)
+    except LoadError as exc:
+        staged.unlink(missing_ok=True)
+        raise UploadError(f"{file_name}: {exc.reason}") from exc
+    if article.metadata["article_id"] == default_id(staged):
+        article.metadata["article_id"] = default_id(target)  # the id comes from the final file name
+    owner = (taken_ids or {}).get(article.metadata["article_id"])
+    if owner and Path(owner).resolve() != target.resolve():
+        staged.unlink(missing_ok=True)
+        raise UploadError(
+            f"Article id '{article.metadata['article_id']}' is already used by {owner}; "
+            "give the upload its own id in its front matter or file name."
+        )
+    staged.replace(target)
+    return target

@@ -1,0 +1,71 @@
+"""REST API (FastAPI, served in the same process as the Gradio app). Same JSON as `kbqa ask --json`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from rag.errors import IndexMismatchError, IndexNotFoundError, KbqaError, QuestionError
+from ui.service import KbService
+
+
+class AskRequest(BaseModel):
+    question: str = Field(..., description="The question, an error message or a log line.")
+    k: int | None = Field(None, ge=1, le=50)
+    tags: list[str] = Field(default_factory=list)
+    history: list[str] = Field(default_factory=list, description="Earlier turns' `query` values, oldest first.")
+
+
+class SearchRequest(BaseModel):
+    query: str
+    k: int = Field(10, ge=1, le=50)
+    tags: list[str] = Field(default_factory=list)
+
+
+def _status(exc: KbqaError) -> int:
+    if isinstance(exc, IndexNotFoundError | IndexMismatchError):
+        return 503
+    if isinstance(exc, QuestionError) or exc.exit_code == 2:
+        return 400
+    return 500
+
+
+def install(app: FastAPI, service: KbService) -> None:
+    """Add the /api routes and turn kbqa errors into JSON with the right status code."""
+    router = APIRouter(prefix="/api", tags=["kbqa"])
+
+    @router.post("/ask", summary="Answer a question from the KB with citations, or abstain")
+    def ask(body: AskRequest) -> dict[str, Any]:
+        return service.pipeline.ask(body.question, k=body.k, tags=body.tags, history=body.history).to_dict()
+
+    @router.post("/search", summary="Ranked articles with the matching passage and matched terms")
+    def search(body: SearchRequest) -> dict[str, Any]:
+        return {"hits": [asdict(h) for h in service.pipeline.search(body.query, k=body.k, tags=body.tags)]}
+
+    @router.get("/health", summary="Whether an index is loaded, and its size")
+    def health() -> JSONResponse:
+        if not service.ready():
+            return JSONResponse({"status": "no_index", "message": "No index yet; run `kbqa ingest`."}, 503)
+        return JSONResponse({"status": "ok", "chunks": service.pipeline.index.count()})
+
+    @router.get("/articles", summary="Indexed articles: id, title, tags, updated, path, chunks")
+    def articles() -> dict[str, Any]:
+        if not service.ready():
+            raise IndexNotFoundError(service.settings.index_dir)
+        return {"articles": service.pipeline.index.articles()}
+
+    app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return JSONResponse({"error": "BadRequest", "message": problems}, status_code=400)
+
+    @app.exception_handler(KbqaError)
+    async def _kbqa_error(request: Request, exc: KbqaError) -> JSONResponse:
+        return JSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=_status(exc))

@@ -1,0 +1,111 @@
+"""HTML for the web app's panels. Everything from the KB or the user is escaped."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+
+from rag.answer import Answer
+from rag.pipeline import SearchHit
+
+_BADGES = {
+    "answered": ("answered", "#1a7f37"),
+    "low_confidence": ("low confidence", "#9a6700"),
+    "abstained": ("not in the KB", "#cf222e"),
+}
+
+
+def badge(answer: Answer | None) -> str:
+    if answer is None:
+        return "<div id='kbqa-badge' class='kbqa-badge idle'>Ask a question about the KB</div>"
+    label, colour = _BADGES[answer.verdict]
+    return (
+        f"<div id='kbqa-badge' class='kbqa-badge {answer.verdict}' data-verdict='{answer.verdict}'>"
+        f"<span style='background:{colour}' class='kbqa-pill'>● {label}</span>"
+        f" <span class='kbqa-conf'>confidence {answer.confidence:.2f}</span>"
+        + (f"<div class='kbqa-notice'>{html.escape(answer.notice)}</div>" if answer.notice else "")
+        + (
+            f"<div class='kbqa-query'>Searched as: {html.escape(answer.query)}</div>"
+            if answer.query and answer.query != answer.question
+            else ""
+        )
+        + "</div>"
+    )
+
+
+def sources(answer: Answer | None) -> str:
+    """The sources panel: [n] → article, section, snippet with the cited sentences highlighted, path."""
+    if answer is None:
+        return "<div id='kbqa-sources'></div>"
+    parts = ["<div id='kbqa-sources'>"]
+    if answer.citations:
+        parts.append("<h4>Sources</h4>")
+        for c in answer.citations:
+            cited = [s.text for s in answer.sentences if s.citation == c.n and s.kind != "code"]
+            where = c.source_url or c.source_path
+            link = (
+                f"<a href='{html.escape(c.source_url)}'>{html.escape(c.source_url)}</a>"
+                if c.source_url
+                else html.escape(where)
+            )
+            parts.append(
+                f"<div class='kbqa-source' id='source-{c.n}'><b>[{c.n}] {html.escape(c.title)}</b>"
+                f" — {html.escape(c.section)}"
+                + (f" <span class='kbqa-updated'>updated {html.escape(c.updated)}</span>" if c.updated else "")
+                + f"<blockquote>{highlight_sentences(c.snippet, cited)}</blockquote>"
+                f"<div class='kbqa-path'>{link}</div></div>"
+            )
+    if answer.nearest:
+        parts.append("<h4>Nearest articles</h4><ul>")
+        parts.extend(
+            f"<li>{html.escape(a.title)} <span class='kbqa-path'>{html.escape(a.source_path)}</span></li>"
+            for a in answer.nearest
+        )
+        parts.append("</ul>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def highlight_sentences(snippet: str, sentences: Iterable[str]) -> str:
+    out = html.escape(snippet)
+    for sentence in sentences:
+        escaped = html.escape(sentence)
+        out = out.replace(escaped, f"<mark>{escaped}</mark>", 1)
+    return out
+
+
+def highlight_terms(text: str, terms: Iterable[str]) -> str:
+    escaped = html.escape(text)
+    words = sorted({html.escape(t) for t in terms if t}, key=len, reverse=True)
+    if not words:
+        return escaped
+    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    return pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", escaped)
+
+
+def search_results(hits: list[SearchHit]) -> str:
+    if not hits:
+        return "<div id='kbqa-search-results'>No matching articles.</div>"
+    rows = ["<div id='kbqa-search-results'><ol>"]
+    for hit in hits:
+        tags = " ".join(f"<span class='kbqa-tag'>{html.escape(t)}</span>" for t in hit.tags)
+        rows.append(
+            f"<li class='kbqa-hit'><b>{html.escape(hit.title)}</b> — {html.escape(hit.section)} {tags}"
+            f"<div class='kbqa-snippet'>{highlight_terms(hit.snippet, hit.matched_terms)}</div>"
+            f"<div class='kbqa-path'>{html.escape(hit.article_id)} · score {hit.score:.4f} · matched: "
+            f"{html.escape(', '.join(hit.matched_terms))}</div></li>"
+        )
+    rows.append("</ol></div>")
+    return "".join(rows)
+
+
+CSS = """
+.kbqa-pill { color: white; border-radius: 1em; padding: 0.15em 0.7em; font-weight: 600; }
+.kbqa-conf, .kbqa-path, .kbqa-updated, .kbqa-query { color: #57606a; font-size: 0.85em; }
+.kbqa-notice { color: #9a6700; margin-top: 0.3em; }
+.kbqa-source { margin-bottom: 0.8em; }
+.kbqa-source blockquote { margin: 0.3em 0; padding-left: 0.6em; border-left: 3px solid #d0d7de; }
+.kbqa-tag { background: #ddf4ff; border-radius: 0.5em; padding: 0 0.4em; font-size: 0.8em; }
+mark { background: #fff8c5; }
+"""

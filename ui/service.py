@@ -1,0 +1,37 @@
+"""What the web app and the API share: one pipeline, one feedback store, one ingest at a time."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from rag.feedback import FeedbackStore
+from rag.index import IngestReport, Progress
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+from rag.uploads import save_upload
+
+
+class KbService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pipeline = Pipeline(settings)
+        self.feedback = FeedbackStore(settings.feedback_path)
+        self._ingest_lock = threading.Lock()
+
+    def ingest(self, paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:
+        with self._ingest_lock:
+            return self.pipeline.ingest(paths, progress=progress)
+
+    def upload(self, name: str, data: bytes) -> tuple[Path, IngestReport]:
+        taken = {a["article_id"]: a["source_path"] for a in self.pipeline.index.articles()} if self.ready() else {}
+        path = save_upload(name, data, self.settings.corpus_dir, self.settings.max_upload_bytes, taken)
+        return path, self.ingest([path])
+
+    def ready(self) -> bool:
+        return self.pipeline.index.exists()
+
+    def ensure_index(self) -> None:
+        """Index the corpus on start-up when there is no index yet, so a first `kbqa serve` just works."""
+        if not self.pipeline.index.exists() and self.settings.corpus_dir.is_dir():
+            self.ingest()
