@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from rag.errors import KbqaError, LoadError
-from rag.loaders import SUPPORTED_SUFFIXES, default_id, load_article
+from rag.loaders import SUPPORTED_SUFFIXES, load_article
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -41,23 +41,21 @@ def save_upload(
     if len(data) > max_bytes:
         raise UploadError(f"The file is {len(data):,} bytes; the limit is {max_bytes:,}. Split the article.")
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=corpus_dir, prefix=".upload-", suffix=suffix, delete=False) as tmp:
-        tmp.write(data)
-    staged = Path(tmp.name)
     target = corpus_dir / file_name
-    try:
-        article = load_article(staged, max_bytes)
-    except LoadError as exc:
-        staged.unlink(missing_ok=True)
-        raise UploadError(f"{file_name}: {exc.reason}") from exc
-    if article.metadata["article_id"] == default_id(staged):
-        article.metadata["article_id"] = default_id(target)  # the id comes from the final file name
-    owner = (taken_ids or {}).get(article.metadata["article_id"])
-    if owner and Path(owner).resolve() != target.resolve():
-        staged.unlink(missing_ok=True)
-        raise UploadError(
-            f"Article id '{article.metadata['article_id']}' is already used by {owner}; "
-            "give the upload its own id in its front matter or file name."
-        )
-    staged.replace(target)
+    # Staged under its final name in a hidden folder (ingest skips it), so the derived id is the real one.
+    with tempfile.TemporaryDirectory(dir=corpus_dir, prefix=".upload-") as staging:
+        staged = Path(staging) / file_name
+        staged.write_bytes(data)
+        try:
+            article = load_article(staged, max_bytes)
+        except LoadError as exc:
+            raise UploadError(f"{file_name}: {exc.reason}") from exc
+        article_id = article.metadata["article_id"]
+        owner = (taken_ids or {}).get(article_id)
+        if owner and Path(owner).resolve() != target.resolve():
+            raise UploadError(
+                f"Article id '{article_id}' is already used by {owner}; "
+                "give the upload its own id in its front matter or file name."
+            )
+        staged.replace(target)
     return target
