@@ -1,5 +1,5 @@
 # The two commands of README.md's quick start, and what they build on.
-#   make run   - install, index corpus/, answer the example question
+#   make run   - install, index corpus/, serve the chat on http://127.0.0.1:7860
 #   make test  - install with dev tools, lint, type-check, run the whole test suite
 # Torch is pinned to the CPU build first; an unpinned torch would pull a multi-GB CUDA build.
 
@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install install-dev run test lint bench clean
+.PHONY: install install-dev browser run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +30,17 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev browser
+
+# The browser tests (tests/test_browser.py) drive Debian's chromium; Playwright's own browsers are not used.
+browser:
+	@test -x /usr/bin/chromium || { \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-color-emoji; }
 
 run: install
 	$(BIN)/kbqa ingest
-	$(BIN)/kbqa ask "Is kube-proxy a CNI plugin?"
+	$(BIN)/kbqa serve
 
 lint: install-dev
 	$(BIN)/ruff check rag ui tests eval

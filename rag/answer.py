@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -77,3 +78,12 @@ class Answer:
         data["schema_version"] = SCHEMA_VERSION
         data["timings"] = {k: round(v, 2) for k, v in self.timings.items()}
         return data
+
+
+def display_path(path: str) -> str:
+    """A source path as people read it: relative to the working directory when it lies inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel

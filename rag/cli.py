@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rag.answer import Answer
+from rag.answer import Answer, display_path
 from rag.errors import KbqaError
 from rag.pipeline import Pipeline
 from rag.settings import load_settings
@@ -92,7 +91,7 @@ def ingest(
         )
         for failure in report.failures:
             err.print(
-                f"[red]skipped[/red] {escape(_display_path(failure.path))}: {escape(failure.reason)}", soft_wrap=True
+                f"[red]skipped[/red] {escape(display_path(failure.path))}: {escape(failure.reason)}", soft_wrap=True
             )
     if not report.ok:
         err.print(
@@ -211,20 +210,12 @@ def _print_answer(answer: Answer) -> None:
     if answer.citations:
         out.print("\n[bold]Sources[/bold]")
         for c in answer.citations:
-            where = c.source_url or _display_path(c.source_path)
+            where = c.source_url or display_path(c.source_path)
             out.print(f"  [{c.n}] {escape(c.title)} — {escape(c.section)}  [dim]{escape(where)}[/dim]", highlight=False)
     elif answer.nearest:
         out.print("\n[bold]Nearest articles[/bold]")
         for a in answer.nearest:
-            out.print(f"  - {escape(a.title)}  [dim]{escape(_display_path(a.source_path))}[/dim]", highlight=False)
-
-
-def _display_path(path: str) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return rel if not rel.startswith("..") else path
+            out.print(f"  - {escape(a.title)}  [dim]{escape(display_path(a.source_path))}[/dim]", highlight=False)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import html
 import re
 from collections.abc import Iterable
 
-from rag.answer import Answer
+from rag.answer import Answer, display_path
 from rag.pipeline import SearchHit
 
 _BADGES = {
@@ -43,11 +43,10 @@ def sources(answer: Answer | None) -> str:
         parts.append("<h4>Sources</h4>")
         for c in answer.citations:
             cited = [s.text for s in answer.sentences if s.citation == c.n and s.kind != "code"]
-            where = c.source_url or c.source_path
             link = (
                 f"<a href='{html.escape(c.source_url)}'>{html.escape(c.source_url)}</a>"
                 if c.source_url
-                else html.escape(where)
+                else html.escape(display_path(c.source_path))
             )
             parts.append(
                 f"<div class='kbqa-source' id='source-{c.n}'><b>[{c.n}] {html.escape(c.title)}</b>"
@@ -59,7 +58,7 @@ def sources(answer: Answer | None) -> str:
     if answer.nearest:
         parts.append("<h4>Nearest articles</h4><ul>")
         parts.extend(
-            f"<li>{html.escape(a.title)} <span class='kbqa-path'>{html.escape(a.source_path)}</span></li>"
+            f"<li>{html.escape(a.title)} <span class='kbqa-path'>{html.escape(display_path(a.source_path))}</span></li>"
             for a in answer.nearest
         )
         parts.append("</ul>")

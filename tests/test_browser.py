@@ -1,0 +1,248 @@
+"""End to end in a real browser: `kbqa serve` in a subprocess, driven by Debian's Chromium through Playwright.
+
+The tests share one server and one browser page and run in file order, like one user's session: ask,
+follow up, rate the answer, search, upload an article and ask about it. The last test checks that the
+page loaded nothing from outside localhost during all of it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Locator, Page, expect, sync_playwright
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# The README's screenshot is refreshed only on request (UPDATE_SCREENSHOT=1), so tests leave the tree alone.
+SCREENSHOT = ROOT / "docs" / "chat.png" if os.environ.get("UPDATE_SCREENSHOT") == "1" else None
+STARTUP_TIMEOUT_S = 180
+WAIT_MS = 60_000  # answers take < 2 s; the first one may also wait for the model
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+UPLOAD = """\
+---
+id: zz-upload-test
+title: "KB: Frobnicator service fails with error FRB-4242"
+tags: [frobnicator]
+updated: 2025-01-01
+---
+
+## Symptoms
+
+The frobnicator service stops and logs error FRB-4242.
+
+## Cause
+
+The FRB-4242 error means the frobnicator license file expired; renew it with frobctl renew.
+"""
+
+
+@dataclass
+class Session:
+    base_url: str
+    index_dir: Path
+    page: Page
+    requests: list[str] = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"kbqa serve exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"kbqa serve not healthy after {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """A real `kbqa serve` over a temp copy of corpus/ and a temp index, and one Chromium page on it."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make install-dev` (installs Debian's chromium).")
+    expect.set_options(timeout=WAIT_MS)
+    work = tmp_path_factory.mktemp("browser")
+    corpus, index_dir = work / "corpus", work / "index"
+    shutil.copytree(CORPUS, corpus)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KBQA_")}
+    env.update(
+        HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False", GRADIO_ANALYTICS_ENABLED="False"
+    )
+    log = work / "server.log"
+    command = [sys.executable, "-m", "rag.cli", "--index-dir", str(index_dir), "--corpus-dir", str(corpus)]
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [*command, "serve", "--port", str(port)],
+            cwd=work,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_healthy(f"{base_url}/api/health", server, log)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            page = context.new_page()
+            page.set_default_timeout(WAIT_MS)
+            s = Session(base_url, index_dir, page)
+            context.on("request", lambda request: s.requests.append(request.url))
+            # Gradio keeps a heartbeat request open, so "networkidle" never comes: wait for the app instead.
+            page.goto(base_url + "/", wait_until="load")
+            page.locator("#kbqa-question textarea").wait_for()
+            yield s
+            browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _ask(page: Page, question: str) -> Locator:
+    """Type a question, click Ask, wait until the answer is complete; return the new answer bubble."""
+    bots = page.locator("#kbqa-chat [data-testid='bot']")
+    before = bots.count()
+    page.locator("#kbqa-question textarea").fill(question)
+    page.locator("#kbqa-ask").click()
+    # The user's turn and the first streamed words arrive together; the badge and sources come last.
+    expect(bots).to_have_count(before + 1, timeout=WAIT_MS)
+    expect(page.locator("#kbqa-badge-box [data-testid='status-tracker']")).to_have_class(
+        re.compile(r"\bhide\b"), timeout=WAIT_MS
+    )
+    return bots.nth(before)
+
+
+def test_chat_answers_with_citation_badge_and_highlighted_source(session: Session, tmp_path: Path) -> None:
+    """A question typed into Chat gets a cited "not" answer, an "answered" badge and a highlighted source."""
+    page = session.page
+    answer = _ask(page, "Is kube-proxy a CNI plugin?")
+    expect(answer).to_contain_text("not")
+    expect(answer).to_contain_text("[1]")
+    expect(page.locator("#kbqa-badge-box #kbqa-badge")).to_contain_text("answered")
+    sources = page.locator("#kbqa-sources-box #kbqa-sources")
+    expect(sources).to_contain_text("KB: Kube-proxy vs CNI Plugin")
+    expect(sources.locator("mark").first).to_contain_text("kube-proxy is not considered a CNI plugin")
+    shot = SCREENSHOT or tmp_path / "chat.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+
+
+def test_follow_up_gets_a_second_answer(session: Session) -> None:
+    """A follow-up question in the same chat gets its own answer and verdict badge."""
+    page = session.page
+    answer = _ask(page, "how do I check it in AKS?")
+    expect(page.locator("#kbqa-chat [data-testid='bot']")).to_have_count(2)
+    assert answer.inner_text().strip()
+    badge = page.locator("#kbqa-badge")
+    expect(badge).to_have_attribute("data-verdict", re.compile(r"^(answered|low_confidence|abstained)$"))
+    expect(badge).to_contain_text(re.compile(r"answered|low confidence|not in the KB"))
+
+
+def test_thumbs_down_with_reason_is_stored(session: Session) -> None:
+    """Thumbs-down with a reason and comment says "saved" and lands in the feedback SQLite table."""
+    page = session.page
+    page.locator("#kbqa-reason input").click()
+    page.get_by_role("option", name="wrong answer", exact=True).click()
+    expect(page.locator("#kbqa-reason input")).to_have_value("wrong answer")
+    page.locator("#kbqa-comment textarea").fill("browser test: should name the kubectl command")
+    page.locator("#kbqa-thumb-down").click()
+    expect(page.locator("#kbqa-feedback-status")).to_contain_text("saved")
+
+    db = sqlite3.connect(f"file:{session.index_dir / 'feedback.sqlite3'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT rating, reason, comment, question FROM feedback").fetchall()
+    finally:
+        db.close()
+    assert (
+        "down",
+        "wrong answer",
+        "browser test: should name the kubectl command",
+        "how do I check it in AKS?",
+    ) in rows, rows
+
+
+def test_search_tab_finds_pasted_error_string(session: Session) -> None:
+    """A pasted AADSTS70021 error in Search ranks the AKS workload identity article first, highlighted."""
+    page = session.page
+    page.get_by_role("tab", name="Search").click()
+    page.locator("#kbqa-search textarea").fill(
+        "AADSTS70021: No matching federated identity record found for presented assertion."
+    )
+    page.locator("#kbqa-search-go").click()
+    first = page.locator("#kbqa-search-box li.kbqa-hit").first
+    expect(first).to_contain_text(re.compile("AKS workload identity", re.IGNORECASE))
+    expect(first.locator("mark").first).to_be_visible()
+    expect(first.locator("mark", has_text=re.compile("AADSTS70021", re.IGNORECASE)).first).to_be_visible()
+
+
+def test_uploaded_article_is_answered_from(session: Session, tmp_path: Path) -> None:
+    """An article uploaded in Library is indexed and then cited by a Chat answer."""
+    page = session.page
+    article = tmp_path / "frobnicator-frb-4242.md"
+    article.write_text(UPLOAD, encoding="utf-8")
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#kbqa-upload input[type='file']").set_input_files(str(article))
+    expect(page.locator("#kbqa-library-status")).to_contain_text("Uploaded")
+
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#kbqa-new-chat").click()
+    expect(page.locator("#kbqa-chat [data-testid='bot']")).to_have_count(0)
+    answer = _ask(page, "what does error FRB-4242 mean")
+    expect(answer).to_contain_text("license file expired")
+    expect(answer).to_contain_text("[1]")
+    expect(page.locator("#kbqa-badge")).to_have_attribute("data-verdict", re.compile(r"^(answered|low_confidence)$"))
+    expect(page.locator("#source-1")).to_contain_text("Frobnicator")
+
+
+def test_page_loaded_nothing_from_outside_localhost(session: Session) -> None:
+    """Every request the page made in this session went to localhost (or was a data:/blob: URL)."""
+    assert session.requests, "no requests recorded"
+    outside = [
+        url
+        for url in session.requests
+        if urlsplit(url).scheme not in ("data", "blob") and urlsplit(url).hostname not in LOCAL_HOSTS
+    ]
+    assert not outside, outside
