@@ -130,7 +130,7 @@ class KeywordIndex:
     def search(self, query_tokens: list[str], k: int, tags: Sequence[str] = ()) -> list[KeywordHit]:
         if not self.ids or not query_tokens:
             return []
-        scores = self._bm25.get_scores(query_tokens)
+        scores = self._bm25.get_scores(list(dict.fromkeys(query_tokens)))  # a word pasted 100 times counts once
         if tags:
             wanted = set(tags)
             mask = np.fromiter((bool(wanted & set(t.split(","))) for t in self._tags), bool, len(self._tags))

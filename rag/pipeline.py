@@ -21,6 +21,7 @@ from rag.extractive import ExtractiveAnswerer
 from rag.followup import standalone_question
 from rag.index import IngestReport, KnowledgeIndex, Progress
 from rag.keyword_index import tokenize
+from rag.query import condense
 from rag.retrieval import HybridRetriever
 from rag.sentences import split_units
 from rag.settings import Settings
@@ -84,7 +85,7 @@ class Pipeline:
         """Answer ``question``; ``history`` holds the earlier turns' queries (``Answer.query``) for follow-ups."""
         started = time.perf_counter()
         question = self.check_question(question)
-        query = standalone_question(question, history)
+        query = standalone_question(condense(question), history)
         timings: dict[str, float] = {}
         chunks = self.retriever.invoke(query, k=k or self.settings.top_k, tags=list(tags), timings=timings)
         t = time.perf_counter()
@@ -98,7 +99,7 @@ class Pipeline:
 
     def search(self, query: str, k: int = 10, tags: Sequence[str] = ()) -> list[SearchHit]:
         """Ranked articles (best chunk of each) with the sentence that matches best and the terms it matched."""
-        query = self.check_question(query)
+        query = condense(self.check_question(query))
         terms = set(tokenize(query))
         chunks = self.retriever.invoke(query, k=k, tags=list(tags))
         hits: list[SearchHit] = []

@@ -64,7 +64,9 @@ class Settings(BaseSettings):
         4, ge=1, le=20, description="Sentences picked for an answer; each may bring a following one as context."
     )
 
-    max_question_chars: int = Field(4000, ge=10, description="Longer questions are rejected with a message.")
+    max_question_chars: int = Field(
+        20_000, ge=10, description="Longer questions are rejected with a message (a pasted log excerpt fits)."
+    )
     host: str = Field("127.0.0.1", description="Address `kbqa serve` listens on.")
     port: int = Field(7860, ge=0, le=65535, description="Port `kbqa serve` listens on.")
     auth: str | None = Field(

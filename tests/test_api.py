@@ -137,7 +137,7 @@ def test_search_pasted_error(api: str) -> None:
     ("body", "needle"),
     [
         ({"question": "   "}, "empty"),
-        ({"question": "x " * 5000}, "limit"),
+        ({"question": "x " * 15000}, "limit"),
         ({"question": "?!?"}, "no words"),
         ({}, "question"),
         ({"question": QUESTION, "k": 0}, "k"),

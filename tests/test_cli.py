@@ -89,3 +89,18 @@ def test_help_lists_commands() -> None:
     assert result.returncode == 0
     for command in ("ingest", "ask", "search", "stats"):
         assert command in result.stdout
+
+
+def test_feedback_export_cli(tmp_path: Path) -> None:
+    """`kbqa feedback export` writes eval-set JSONL of the stored downvotes."""
+    from rag.answer import Answer
+    from rag.feedback import FeedbackStore
+
+    store = FeedbackStore(tmp_path / "idx" / "feedback.sqlite3")
+    store.record(Answer("why is dns slow", "Because. [1]", "answered", 0.7), "down", "incomplete")
+    store.record(Answer("is kube-proxy a cni plugin", "No. [1]", "answered", 0.9), "up")
+    out = tmp_path / "fb.jsonl"
+    result = run("--index-dir", str(tmp_path / "idx"), "feedback", "export", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    items = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [i["question"] for i in items] == ["why is dns slow"] and items[0]["tags"][-1] == "incomplete"

@@ -107,3 +107,15 @@ def test_follow_ups_lean_on_the_previous_question(question: str, expected: str) 
     """Short or referring follow-ups are searched with the previous question; standalone ones alone."""
     assert standalone_question(question, ["Is kube-proxy a CNI plugin?"]) == expected
     assert standalone_question(question, []) == question
+
+
+def test_condense_keeps_errors_and_drops_repeated_noise() -> None:
+    """A long log becomes its distinct lines, error-like ones first, within the limit; short text is untouched."""
+    from rag.query import condense
+
+    noise = "\n".join(f"2025-01-01T00:00:{i:02d}Z INFO GET /healthz 200 {i}ms" for i in range(60))
+    log = f"{noise}\nERROR pull failed: 401 Unauthorized from myacr.azurecr.io\n{noise}"
+    out = condense(log, limit=300)
+    assert out.splitlines()[0] == "ERROR pull failed: 401 Unauthorized from myacr.azurecr.io"
+    assert len(out) <= 300 and out.count("/healthz") == 1
+    assert condense("Is kube-proxy a CNI plugin?") == "Is kube-proxy a CNI plugin?"

@@ -172,3 +172,15 @@ def test_lost_keyword_index_is_rebuilt_from_chroma(tmp_path: Path, corpus_copy: 
     shutil.rmtree(settings.keyword_dir)
     report = Pipeline(settings).ingest()
     assert report.chunks_embedded == 0 and settings.keyword_dir.is_dir()
+
+
+def test_long_pasted_log_finds_the_article(kb: Pipeline) -> None:
+    """A ~10 KB log excerpt with the real error buried in noise still finds the article that quotes it."""
+    noise = "\n".join(
+        f"2025-03-0{i % 9 + 1}T10:{i % 60:02d}:00Z INFO request id={i:08x} path=/healthz status=200 duration=3ms"
+        for i in range(64)
+    )
+    error = "ERROR azure.identity: AADSTS70021: No matching federated identity record found for presented assertion."
+    log = f"{noise}\n{error}\n{noise}"
+    assert len(log) > 10_000
+    assert kb.search(log, k=5)[0].article_id == "aks-workload-identity-troubleshooting"
