@@ -56,7 +56,11 @@ def context_line(title: str, section: str) -> str:
 
 def chunk_body(chunk: Document) -> str:
     """The chunk text without its context line."""
-    return chunk.page_content.split("\n", 1)[1] if "\n" in chunk.page_content else chunk.page_content
+    return strip_context_line(chunk.page_content)
+
+
+def strip_context_line(page_content: str) -> str:
+    return page_content.split("\n", 1)[1] if "\n" in page_content else page_content
 
 
 def tag_key(tag: str) -> str:

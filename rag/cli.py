@@ -176,6 +176,51 @@ def serve(
     run_server(settings)
 
 
+@app.command("eval")
+def eval_command(
+    ctx: typer.Context,
+    evalset: Annotated[Path, typer.Argument(help="Eval set JSONL (eval/README.md format).")] = Path(
+        "eval/kb_eval.jsonl"
+    ),
+    run_dir: Annotated[Path | None, typer.Option("--out", help="Run folder (default eval/runs/<timestamp>).")] = None,
+    fail_under: Annotated[
+        str | None, typer.Option(help="Gate, e.g. hit@5=0.9,grounded=0.9: exit 1 if a metric is below.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run an eval set through the pipeline and score retrieval, answers, citations, abstention, latency."""
+    import time
+
+    from rag.evaluation import check_gate, evaluate, gate_failures, load_eval_set, parse_gate
+
+    gate = parse_gate(fail_under or "")
+    items = load_eval_set(evalset)
+    pipeline = _pipeline(ctx)
+    check_gate(gate, pipeline.settings.top_k)
+    with Progress(
+        TextColumn("evaluating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=as_json or not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("eval", total=len(items))
+        run = evaluate(pipeline, items, progress=lambda done, total: bar.update(task, completed=done))
+    folder = run.write(run_dir or Path("eval/runs") / time.strftime("%Y%m%d-%H%M%S"))
+    if as_json:
+        out.print_json(json.dumps(run.summary))
+    else:
+        for key, value in run.summary.items():
+            out.print(f"{key:>16}: {value}")
+    err.print(f"Run written to {folder}/ (results.jsonl, summary.json, config.json)")
+    failures = gate_failures(run.summary, gate)
+    if failures:
+        err.print("[red]Gate failed:[/red] " + "; ".join(failures), soft_wrap=True)
+        raise typer.Exit(1)
+
+
 feedback_app = typer.Typer(help="Feedback given in the web chat.", no_args_is_help=True)
 app.add_typer(feedback_app, name="feedback")
 

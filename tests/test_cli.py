@@ -104,3 +104,17 @@ def test_feedback_export_cli(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     items = [json.loads(line) for line in out.read_text().splitlines()]
     assert [i["question"] for i in items] == ["why is dns slow"] and items[0]["tags"][-1] == "incomplete"
+
+
+def test_eval_command_and_gate(indexed: Path, tmp_path: Path) -> None:
+    """`kbqa eval` writes a run folder; a gate above the measured value exits 1; an unknown metric exits 2."""
+    evalset = Path(__file__).resolve().parent.parent / "eval" / "kb_eval.jsonl"
+    ok = run("--index-dir", str(indexed), "eval", str(evalset), "--out", str(tmp_path / "r"), "--json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["questions"] == 86 and (tmp_path / "r" / "summary.json").is_file()
+    gated = run(
+        "--index-dir", str(indexed), "eval", str(evalset), "--out", str(tmp_path / "g"), "--fail-under", "hit@1=1.01"
+    )
+    assert gated.returncode == 1 and "hit@1" in gated.stderr
+    unknown = run("--index-dir", str(indexed), "eval", str(evalset), "--fail-under", "nope=1")
+    assert unknown.returncode == 2 and "Unknown metric" in unknown.stderr

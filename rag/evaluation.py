@@ -1,0 +1,235 @@
+"""Batch evaluation of the pipeline on an eval set (eval/README.md format), offline and without an LLM.
+
+Scores retrieval by article id, correctness against the reference, citations, groundedness of each answer
+sentence in the chunk it cites, abstention and latency; writes a run folder a person or CI can read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.answer import Answer
+from rag.chunking import strip_context_line
+from rag.errors import KbqaError
+from rag.keyword_index import ids_fingerprint, tokenize
+from rag.metrics import dedupe, hit_at, ndcg_at, recall_at, reciprocal_rank
+
+SUPPORT_THRESHOLD = 0.6  # share of a sentence's terms found in its cited chunk for it to count as supported
+_WORD = re.compile(r"\w+")
+
+
+class EvalSetError(KbqaError):
+    """The eval set file cannot be used as given."""
+
+    exit_code = 2
+
+
+@dataclass
+class EvalItem:
+    id: str
+    question: str
+    answerable: bool
+    source_ids: list[str] = field(default_factory=list)
+    reference_answer: str = ""
+    must_include: list[str] = field(default_factory=list)
+    type: str = ""
+    tags: list[str] = field(default_factory=list)
+
+
+def load_eval_set(path: Path) -> list[EvalItem]:
+    """Read a JSONL eval set; a bad line is reported with its number and what is wrong."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise EvalSetError(f"Cannot read eval set {path}: {exc.strerror or exc}.") from exc
+    items: list[EvalItem] = []
+    known = set(EvalItem.__dataclass_fields__)
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            fields = {k: v for k, v in data.items() if k in known}
+            item = EvalItem(**fields)
+        except (json.JSONDecodeError, TypeError, AttributeError) as exc:
+            raise EvalSetError(
+                f"{path}:{number}: not a valid eval item ({exc}); each line needs at least "
+                '"id", "question" and "answerable" (see eval/README.md).'
+            ) from exc
+        if item.answerable and not item.source_ids:
+            raise EvalSetError(f"{path}:{number}: answerable item '{item.id}' has no source_ids.")
+        items.append(item)
+    if not items:
+        raise EvalSetError(f"{path} holds no eval items.")
+    return items
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    pred = Counter(w.lower() for w in _WORD.findall(prediction))
+    ref = Counter(w.lower() for w in _WORD.findall(reference))
+    common = sum((pred & ref).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(pred.values()), common / sum(ref.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def sentence_support(sentence: str, source: str) -> float:
+    """Share of the sentence's terms that the cited text contains (1.0 for a verbatim quote)."""
+    terms = set(tokenize(sentence))
+    return len(terms & set(tokenize(source))) / len(terms) if terms else 1.0
+
+
+def score_item(item: EvalItem, answer: Answer, chunk_texts: dict[str, str], k: int) -> dict[str, Any]:
+    ranked = dedupe([r.article_id for r in answer.retrieved])
+    relevant = set(item.source_ids)
+    retrieved_ids = {r.chunk_id for r in answer.retrieved}
+    cited_articles = {c.article_id for c in answer.citations}
+    by_number = {c.n: c for c in answer.citations}
+    supports = [
+        (s.text, sentence_support(s.text, chunk_texts.get(by_number[s.citation].chunk_id, "")))
+        for s in answer.sentences
+        if s.kind != "code" and s.citation in by_number
+    ]
+    row: dict[str, Any] = {
+        "id": item.id,
+        "question": item.question,
+        "answerable": item.answerable,
+        "verdict": answer.verdict,
+        "confidence": answer.confidence,
+        "answer": answer.text,
+        "retrieved_articles": ranked,
+        "cited_articles": sorted(cited_articles),
+        "abstention_correct": answer.abstained != item.answerable,
+        "citation_valid": all(c.chunk_id in retrieved_ids and c.chunk_id in chunk_texts for c in answer.citations),
+        "grounded": statistics.mean(v >= SUPPORT_THRESHOLD for _, v in supports) if supports else None,
+        "unsupported": [t for t, v in supports if v < SUPPORT_THRESHOLD],
+        "latency_ms": answer.timings.get("total_ms", 0.0),
+        "answer_chars": len(answer.text),
+    }
+    if item.answerable:
+        answered = not answer.abstained
+        text = answer.text.lower()
+        row |= {
+            "hit@1": hit_at(ranked, relevant, 1),
+            f"hit@{k}": hit_at(ranked, relevant, k),
+            f"recall@{k}": recall_at(ranked, relevant, k),
+            "mrr": reciprocal_rank(ranked, relevant),
+            f"ndcg@{k}": ndcg_at(ranked, relevant, k),
+            "must_include": (
+                sum(m.lower() in text for m in item.must_include) / len(item.must_include) if answered else 0.0
+            )
+            if item.must_include
+            else None,
+            "token_f1": token_f1(answer.text, item.reference_answer) if answered and item.reference_answer else 0.0,
+            "citation_recall": len(relevant & cited_articles) / len(relevant),
+        }
+    return row
+
+
+def summarize(rows: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
+    def mean(key: str, subset: Sequence[dict[str, Any]]) -> float | None:
+        values = [r[key] for r in subset if r.get(key) is not None]
+        return round(statistics.mean(values), 4) if values else None
+
+    answerable = [r for r in rows if r["answerable"] and "error" not in r]
+    unanswerable = [r for r in rows if not r["answerable"] and "error" not in r]
+    ok = [r for r in rows if "error" not in r]
+    answered = [r for r in ok if r["verdict"] != "abstained"]
+    latencies = sorted(r["latency_ms"] for r in ok) or [0.0]
+    summary: dict[str, Any] = {
+        "questions": len(rows),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "errors": len(rows) - len(ok),
+    }
+    for key in ("hit@1", f"hit@{k}", f"recall@{k}", "mrr", f"ndcg@{k}", "must_include", "token_f1", "citation_recall"):
+        summary[key] = mean(key, answerable)
+    summary |= {
+        "citation_valid": mean("citation_valid", answered),
+        "grounded": mean("grounded", answered),
+        "answered_rate": round(sum(r["verdict"] != "abstained" for r in answerable) / max(len(answerable), 1), 4),
+        "refused_rate": round(sum(r["verdict"] == "abstained" for r in unanswerable) / max(len(unanswerable), 1), 4),
+        "latency_p50_ms": round(statistics.median(latencies), 2),
+        "latency_p95_ms": round(latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))], 2),
+        "answer_chars": mean("answer_chars", answered),
+    }
+    return summary
+
+
+@dataclass
+class EvalRun:
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+    config: dict[str, Any]
+
+    def write(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / "results.jsonl").open("w", encoding="utf-8") as out:
+            for row in self.rows:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        (folder / "summary.json").write_text(json.dumps(self.summary, indent=2), encoding="utf-8")
+        (folder / "config.json").write_text(json.dumps(self.config, indent=2, default=str), encoding="utf-8")
+        return folder
+
+
+def evaluate(pipeline: Any, items: Sequence[EvalItem], progress: Callable[[int, int], None] | None = None) -> EvalRun:
+    """Run every question through ``pipeline.ask`` and score it; one failing question does not stop the run."""
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    k = pipeline.settings.top_k
+    got = pipeline.index.collection.get(include=["documents"])
+    chunk_texts = {i: strip_context_line(d) for i, d in zip(got["ids"], got["documents"], strict=True)}
+    rows: list[dict[str, Any]] = []
+    for done, item in enumerate(items, 1):
+        try:
+            rows.append(score_item(item, pipeline.ask(item.question), chunk_texts, k))
+        except KbqaError as exc:
+            rows.append({"id": item.id, "question": item.question, "answerable": item.answerable, "error": str(exc)})
+        if progress:
+            progress(done, len(items))
+    config = {
+        "started": started,
+        "settings": pipeline.settings.public(),
+        "corpus_fingerprint": ids_fingerprint(list(chunk_texts)),
+        "chunks": len(chunk_texts),
+        "answer_mode": "extractive",
+    }
+    return EvalRun(rows, summarize(rows, k), config)
+
+
+def parse_gate(spec: str) -> dict[str, float]:
+    """``hit@5=0.9,grounded=0.9`` → {"hit@5": 0.9, "grounded": 0.9}."""
+    gate: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, sep, value = part.partition("=")
+        try:
+            gate[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise EvalSetError(f"Cannot read '{part}' in --fail-under; write metric=value, e.g. hit@5=0.9.")
+    return gate
+
+
+def check_gate(gate: dict[str, float], k: int) -> None:
+    """Fail before a long run, not after it, when the gate names a metric the summary does not have."""
+    gate_failures({name: None for name in summarize([], k)}, dict.fromkeys(gate, float("-inf")))
+
+
+def gate_failures(summary: dict[str, Any], gate: dict[str, float]) -> list[str]:
+    failures = []
+    for name, minimum in gate.items():
+        if name not in summary:
+            raise EvalSetError(f"Unknown metric '{name}' in --fail-under; known: {', '.join(summary)}.")
+        value = summary[name]
+        if minimum != float("-inf") and (value is None or value < minimum):
+            failures.append(f"{name} = {value} < {minimum}")
+    return failures
