@@ -214,7 +214,7 @@ def eval_command(
     else:
         for key, value in run.summary.items():
             out.print(f"{key:>16}: {value}")
-    err.print(f"Run written to {folder}/ (results.jsonl, summary.json, config.json)")
+    err.print(f"Run written to {folder}/ (report.html, results.jsonl, summary.json, config.json)")
     failures = gate_failures(run.summary, gate)
     if failures:
         err.print("[red]Gate failed:[/red] " + "; ".join(failures), soft_wrap=True)

@@ -19,6 +19,7 @@ from typing import Any
 from rag.answer import Answer
 from rag.chunking import strip_context_line
 from rag.errors import KbqaError
+from rag.eval_report import render_report
 from rag.keyword_index import ids_fingerprint, tokenize
 from rag.metrics import dedupe, hit_at, ndcg_at, recall_at, reciprocal_rank
 
@@ -103,6 +104,7 @@ def score_item(item: EvalItem, answer: Answer, chunk_texts: dict[str, str], k: i
         "id": item.id,
         "question": item.question,
         "answerable": item.answerable,
+        "expected": item.source_ids,
         "verdict": answer.verdict,
         "confidence": answer.confidence,
         "answer": answer.text,
@@ -178,6 +180,7 @@ class EvalRun:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
         (folder / "summary.json").write_text(json.dumps(self.summary, indent=2), encoding="utf-8")
         (folder / "config.json").write_text(json.dumps(self.config, indent=2, default=str), encoding="utf-8")
+        (folder / "report.html").write_text(render_report(self.summary, self.rows, self.config), encoding="utf-8")
         return folder
 
 
@@ -187,6 +190,8 @@ def evaluate(pipeline: Any, items: Sequence[EvalItem], progress: Callable[[int, 
     k = pipeline.settings.top_k
     got = pipeline.index.collection.get(include=["documents"])
     chunk_texts = {i: strip_context_line(d) for i, d in zip(got["ids"], got["documents"], strict=True)}
+    pipeline.embeddings().embed_query("warm up")  # latencies are for a warm process, not the model load
+    pipeline.index.keyword()
     rows: list[dict[str, Any]] = []
     for done, item in enumerate(items, 1):
         try:

@@ -73,3 +73,29 @@ def test_shipped_eval_set_passes_the_gate(kb: object, tmp_path: Path) -> None:
     assert len(rows) == 86 and {"retrieved_articles", "cited_articles", "unsupported"} <= set(rows[0])
     config = json.loads((folder / "config.json").read_text())
     assert config["corpus_fingerprint"] and "auth" not in config["settings"]
+
+
+def test_report_lists_failures_first_and_is_self_contained() -> None:
+    """report.html has the metric chart, the histogram and failing questions before passing ones, offline."""
+    from rag.eval_report import render_report
+
+    base = {
+        "answerable": True,
+        "verdict": "answered",
+        "confidence": 0.9,
+        "retrieved_articles": ["a"],
+        "cited_articles": ["a"],
+        "unsupported": [],
+        "answer": "x [1]",
+        "latency_ms": 20.0,
+        "expected": ["a"],
+    }
+    rows = [
+        base | {"id": "q-ok", "question": "fine", "abstention_correct": True, "hit@1": 1.0, "must_include": 1.0},
+        base | {"id": "q-miss", "question": "missed", "abstention_correct": True, "hit@1": 0.0, "must_include": 0.0},
+        {"id": "q-err", "question": "boom", "answerable": True, "error": "index gone"},
+    ]
+    page = render_report({"questions": 3, "hit@1": 0.5, "grounded": 1.0}, rows, {"corpus_fingerprint": "abc"})
+    assert "<svg" in page and "latency histogram" in page
+    assert page.index("q-err") < page.index("q-ok") and page.index("q-miss") < page.index("q-ok")
+    assert "http://" not in page and "https://" not in page

@@ -1,0 +1,114 @@
+"""A self-contained HTML report of an eval run: metric bars, latency histogram, questions failures first.
+
+Inline SVG and CSS only, so the file opens anywhere, offline, and can be attached to a ticket or CI run.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+_RATE_METRICS = (
+    "hit@1", "hit@5", "mrr", "ndcg@5", "must_include", "token_f1", "citation_recall",
+    "citation_valid", "grounded", "answered_rate", "refused_rate",
+)  # fmt: skip
+
+
+def failed(row: dict[str, Any]) -> bool:
+    """A question a reader should look at first: an error, a wrong abstention, or a miss."""
+    if "error" in row:
+        return True
+    if not row["abstention_correct"]:
+        return True
+    return bool(row["answerable"] and (row.get("hit@1") == 0 or (row.get("must_include") or 1) < 1))
+
+
+def _bars(summary: dict[str, Any]) -> str:
+    rows = [(k, summary[k]) for k in _RATE_METRICS if isinstance(summary.get(k), int | float)]
+    height = 24 * len(rows) + 10
+    parts = [f"<svg width='640' height='{height}' role='img' aria-label='metrics'>"]
+    for i, (name, value) in enumerate(rows):
+        y = 24 * i + 5
+        width = max(0.0, min(float(value), 1.0)) * 400
+        colour = "#1a7f37" if value >= 0.9 else "#9a6700" if value >= 0.7 else "#cf222e"
+        parts.append(
+            f"<text x='0' y='{y + 14}' font-size='13'>{html.escape(name)}</text>"
+            f"<rect x='140' y='{y}' width='{width:.1f}' height='18' fill='{colour}'/>"
+            f"<rect x='140' y='{y}' width='400' height='18' fill='none' stroke='#d0d7de'/>"
+            f"<text x='550' y='{y + 14}' font-size='13'>{value:.3f}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _histogram(latencies: list[float], bins: int = 12) -> str:
+    if not latencies:
+        return "<p>No latencies.</p>"
+    low, high = min(latencies), max(latencies)
+    step = (high - low) / bins or 1.0
+    counts = [0] * bins
+    for value in latencies:
+        counts[min(int((value - low) / step), bins - 1)] += 1
+    top = max(counts)
+    parts = ["<svg width='640' height='200' role='img' aria-label='latency histogram'>"]
+    for i, count in enumerate(counts):
+        bar = 140 * count / top
+        parts.append(
+            f"<rect x='{20 + i * 50}' y='{160 - bar:.1f}' width='44' height='{bar:.1f}' fill='#0969da'/>"
+            f"<text x='{20 + i * 50}' y='176' font-size='10'>{low + i * step:.0f}</text>"
+            f"<text x='{30 + i * 50}' y='{155 - bar:.1f}' font-size='10'>{count}</text>"
+        )
+    parts.append("<text x='20' y='195' font-size='11'>latency (ms, bin start) → number of questions</text></svg>")
+    return "".join(parts)
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    ordered = sorted(rows, key=lambda r: (not failed(r), r["id"]))
+    out = [
+        "<table><tr><th>id</th><th>question</th><th>expected</th><th>verdict</th><th>retrieved</th>"
+        "<th>cited</th><th>must_include</th><th>unsupported</th><th>answer</th></tr>"
+    ]
+    for r in ordered:
+        cls = "fail" if failed(r) else "ok"
+        if "error" in r:
+            out.append(
+                f"<tr class='{cls}'><td>{html.escape(r['id'])}</td><td>{html.escape(r['question'])}</td>"
+                f"<td colspan='7'>error: {html.escape(r['error'])}</td></tr>"
+            )
+            continue
+        expected = "out of KB" if not r["answerable"] else ", ".join(r.get("expected", [])) or "—"
+        out.append(
+            f"<tr class='{cls}'><td>{html.escape(r['id'])}</td><td>{html.escape(r['question'])}</td>"
+            f"<td>{html.escape(expected)}</td><td>{html.escape(r['verdict'])} ({r['confidence']:.2f})</td>"
+            f"<td>{html.escape(', '.join(r['retrieved_articles'][:3]))}</td>"
+            f"<td>{html.escape(', '.join(r['cited_articles']))}</td>"
+            f"<td>{'' if r.get('must_include') is None else format(r['must_include'], '.2f')}</td>"
+            f"<td>{html.escape(' | '.join(r['unsupported']))}</td>"
+            f"<td><details><summary>show</summary><pre>{html.escape(r['answer'])}</pre></details></td></tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
+def render_report(summary: dict[str, Any], rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
+    scalar = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in summary.items())
+    failures = sum(failed(r) for r in rows)
+    latencies = [r["latency_ms"] for r in rows if "latency_ms" in r]
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>kbqa eval report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #1f2328; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
+th, td {{ border: 1px solid #d0d7de; padding: 4px 6px; text-align: left; vertical-align: top; }}
+tr.fail td {{ background: #fff5f5; }} pre {{ white-space: pre-wrap; max-width: 40em; }}
+</style></head><body>
+<h1>kbqa eval report</h1>
+<p>Run started {html.escape(str(config.get("started", "")))}; {summary.get("questions", 0)} questions,
+{failures} to look at (listed first); answer mode {html.escape(str(config.get("answer_mode", "")))};
+corpus fingerprint <code>{html.escape(str(config.get("corpus_fingerprint", "")))}</code>
+({config.get("chunks", "?")} chunks).</p>
+<h2>Metrics</h2>{_bars(summary)}
+<h2>Latency</h2>{_histogram(latencies)}
+<h2>Summary</h2><table>{scalar}</table>
+<h2>Questions (failures first)</h2>{_table(rows)}
+</body></html>
+"""
