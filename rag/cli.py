@@ -43,6 +43,19 @@ def _root(
     ctx.obj = {"index_dir": index_dir, "corpus_dir": corpus_dir}
 
 
+def _progress_bar(quiet: bool) -> Progress:
+    """A progress bar on stderr, shown only on a terminal and not when printing JSON."""
+    return Progress(
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=quiet or not err.is_terminal,
+    )
+
+
 def _pipeline(ctx: typer.Context) -> Pipeline:
     return Pipeline(load_settings(**(ctx.obj or {})))
 
@@ -61,15 +74,7 @@ def ingest(
     Exit status 1 means some files could not be read: they are listed, and the rest was indexed.
     """
     pipeline = _pipeline(ctx)
-    with Progress(
-        TextColumn("{task.description:<14}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=as_json or not err.is_terminal,
-    ) as bar:
+    with _progress_bar(quiet=as_json) as bar:
         tasks: dict[str, Any] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -197,16 +202,8 @@ def eval_command(
     items = load_eval_set(evalset)
     pipeline = _pipeline(ctx)
     check_gate(gate, pipeline.settings.top_k)
-    with Progress(
-        TextColumn("evaluating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=as_json or not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("eval", total=len(items))
+    with _progress_bar(quiet=as_json) as bar:
+        task = bar.add_task("evaluating", total=len(items))
         run = evaluate(pipeline, items, progress=lambda done, total: bar.update(task, completed=done))
     folder = run.write(run_dir or Path("eval/runs") / time.strftime("%Y%m%d-%H%M%S"))
     if as_json:
