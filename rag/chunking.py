@@ -63,6 +63,11 @@ def strip_context_line(page_content: str) -> str:
     return page_content.split("\n", 1)[1] if "\n" in page_content else page_content
 
 
+def chunk_tags(meta: dict[str, object]) -> list[str]:
+    """The tags stored on a chunk (kept as one comma-joined string, Chroma metadata being scalar)."""
+    return [t for t in str(meta.get("tags", "")).split(",") if t]
+
+
 def tag_key(tag: str) -> str:
     return "tag_" + tag
 

@@ -17,7 +17,7 @@ from typing import Any
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from rag.chunking import chunk_article
+from rag.chunking import chunk_article, chunk_tags
 from rag.errors import IndexMismatchError, IndexNotFoundError, LoadError
 from rag.keyword_index import KeywordIndex, ids_fingerprint
 from rag.loaders import discover, load_article
@@ -141,7 +141,7 @@ class KnowledgeIndex:
                 {
                     "article_id": meta["article_id"],
                     "title": meta["title"],
-                    "tags": [t for t in str(meta.get("tags", "")).split(",") if t],
+                    "tags": chunk_tags(meta),
                     "updated": meta.get("updated", ""),
                     "source_path": meta["source_path"],
                     "source_url": meta.get("source_url", ""),

@@ -14,7 +14,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 
 from rag.answer import Answer
-from rag.chunking import chunk_body
+from rag.chunking import chunk_body, chunk_tags
 from rag.embeddings import load_embeddings
 from rag.errors import QuestionError
 from rag.extractive import ExtractiveAnswerer
@@ -109,7 +109,7 @@ class Pipeline:
             if meta["article_id"] in seen:
                 continue
             seen.add(meta["article_id"])
-            units = split_units(chunk_body(chunk)) or []
+            units = split_units(chunk_body(chunk))
             best = max(units, key=lambda u: len(terms & set(tokenize(u.text))), default=None)
             words = re.findall(r"[\w./:-]+", chunk.page_content)
             matched = sorted({w.strip(".:") for w in words if set(tokenize(w)) & terms}, key=str.lower)
@@ -124,7 +124,7 @@ class Pipeline:
                     matched_terms=matched[:20],
                     score=round(float(meta["score"]), 5),
                     dense_score=round(float(meta["dense_score"]), 4),
-                    tags=[t for t in str(meta.get("tags", "")).split(",") if t],
+                    tags=chunk_tags(meta),
                 )
             )
         return hits
