@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
 
 from rag.answer import Answer, display_path
 from rag.errors import KbqaError
@@ -181,38 +183,123 @@ def serve(
     run_server(settings)
 
 
-@app.command("eval")
-def eval_command(
+class _RunByDefault(TyperGroup):
+    """`kbqa eval [EVALSET]` runs an eval set; `kbqa eval compare|answers ...` are the other commands."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # Any: typer vendors click's Context
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=_RunByDefault,
+    help="Evaluate: `kbqa eval [EVALSET]` scores the pipeline on an eval set; `compare` diffs two runs; "
+    "`answers` checks answers written elsewhere against the KB.",
+)
+app.add_typer(eval_app, name="eval")
+
+_RUN_DIR_HELP = "Run folder (default eval/runs/<timestamp>)."
+_GATE_HELP = "Gate, e.g. hit@5=0.9,grounded=0.9: exit 1 if a metric is below."
+
+
+@eval_app.command("run")
+def eval_run(
     ctx: typer.Context,
     evalset: Annotated[Path, typer.Argument(help="Eval set JSONL (eval/README.md format).")] = Path(
         "eval/kb_eval.jsonl"
     ),
-    run_dir: Annotated[Path | None, typer.Option("--out", help="Run folder (default eval/runs/<timestamp>).")] = None,
-    fail_under: Annotated[
-        str | None, typer.Option(help="Gate, e.g. hit@5=0.9,grounded=0.9: exit 1 if a metric is below.")
-    ] = None,
+    run_dir: Annotated[Path | None, typer.Option("--out", help=_RUN_DIR_HELP)] = None,
+    fail_under: Annotated[str | None, typer.Option(help=_GATE_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run an eval set through the pipeline and score retrieval, answers, citations, abstention, latency."""
+    from rag.evaluation import evaluate, load_eval_set, summarize
+
+    items = load_eval_set(evalset)
+    _run_eval(
+        ctx,
+        lambda pipeline, progress: evaluate(pipeline, items, progress),
+        lambda pipeline: summarize([], pipeline.settings.top_k),
+        len(items),
+        run_dir,
+        fail_under,
+        as_json,
+    )
+
+
+@eval_app.command("answers")
+def eval_answers(
+    ctx: typer.Context,
+    answers_file: Annotated[
+        Path, typer.Argument(help="CSV or JSONL with question, answer; optional id, expected, cited.")
+    ],
+    run_dir: Annotated[Path | None, typer.Option("--out", help=_RUN_DIR_HELP)] = None,
+    fail_under: Annotated[str | None, typer.Option(help="Gate, e.g. grounded=0.9,citation_valid=1.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Check answers written elsewhere (draft replies, another bot) against the KB.
+
+    For each answer: the KB articles that support it, the sentences no KB source supports, and whether the
+    articles it cites exist. Same run folder and report as `kbqa eval`."""
+    from rag.answer_check import check_answers, load_answers, summarize_answers
+
+    items = load_answers(answers_file)
+    _run_eval(
+        ctx,
+        lambda pipeline, progress: check_answers(pipeline, items, progress),
+        lambda _pipeline: summarize_answers([]),
+        len(items),
+        run_dir,
+        fail_under,
+        as_json,
+    )
+
+
+@eval_app.command("compare")
+def eval_compare(
+    run_a: Annotated[Path, typer.Argument(help="The baseline run folder.")],
+    run_b: Annotated[Path, typer.Argument(help="The run folder to compare with it.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the Markdown here.")] = None,
+) -> None:
+    """Metric deltas and the questions that flipped between two runs, as Markdown."""
+    from rag.eval_compare import compare, load_run
+
+    report = compare(load_run(run_a), load_run(run_b))
+    if output:
+        output.write_text(report, encoding="utf-8")
+        err.print(f"Wrote {output}.")
+    else:
+        sys.stdout.write(report)
+
+
+def _run_eval(
+    ctx: typer.Context,
+    run: Callable[[Pipeline, Callable[[int, int], None]], Any],
+    metrics: Callable[[Pipeline], dict[str, Any]],
+    total: int,
+    run_dir: Path | None,
+    fail_under: str | None,
+    as_json: bool,
+) -> None:
     import time
 
-    from rag.evaluation import check_gate, evaluate, gate_failures, load_eval_set, parse_gate
+    from rag.evaluation import check_gate, gate_failures, parse_gate
 
     gate = parse_gate(fail_under or "")
-    items = load_eval_set(evalset)
     pipeline = _pipeline(ctx)
-    check_gate(gate, pipeline.settings.top_k)
+    check_gate(gate, metrics(pipeline))
     with _progress_bar(quiet=as_json) as bar:
-        task = bar.add_task("evaluating", total=len(items))
-        run = evaluate(pipeline, items, progress=lambda done, total: bar.update(task, completed=done))
-    folder = run.write(run_dir or Path("eval/runs") / time.strftime("%Y%m%d-%H%M%S"))
+        task = bar.add_task("evaluating", total=total)
+        result = run(pipeline, lambda done, _total: bar.update(task, completed=done))
+    folder = result.write(run_dir or Path("eval/runs") / time.strftime("%Y%m%d-%H%M%S"))
     if as_json:
-        out.print_json(json.dumps(run.summary))
+        out.print_json(json.dumps(result.summary))
     else:
-        for key, value in run.summary.items():
-            out.print(f"{key:>16}: {value}")
+        for key, value in result.summary.items():
+            out.print(f"{key:>22}: {value}")
     err.print(f"Run written to {folder}/ (report.html, results.jsonl, summary.json, config.json)")
-    failures = gate_failures(run.summary, gate)
+    failures = gate_failures(result.summary, gate)
     if failures:
         err.print("[red]Gate failed:[/red] " + "; ".join(failures), soft_wrap=True)
         raise typer.Exit(1)

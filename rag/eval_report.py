@@ -8,23 +8,22 @@ from __future__ import annotations
 import html
 from typing import Any
 
-_RATE_METRICS = (
-    "hit@1", "hit@5", "mrr", "ndcg@5", "must_include", "token_f1", "citation_recall",
-    "citation_valid", "grounded", "answered_rate", "refused_rate",
-)  # fmt: skip
+_NOT_RATES = ("latency", "answer_chars", "confidence")
 
 
 def failed(row: dict[str, Any]) -> bool:
-    """A question a reader should look at first: an error, a wrong abstention, or a miss."""
+    """A row a reader should look at first: an error, a wrong abstention, a miss, or an unsupported claim."""
     if "error" in row:
         return True
+    if "abstention_correct" not in row:  # a checked answer (kbqa eval answers)
+        return bool(row["unsupported"] or row["citation_valid"] is False or row["expected_supported"] == 0)
     if not row["abstention_correct"]:
         return True
     return bool(row["answerable"] and (row.get("hit@1") == 0 or (row.get("must_include") or 1) < 1))
 
 
 def _bars(summary: dict[str, Any]) -> str:
-    rows = [(k, summary[k]) for k in _RATE_METRICS if isinstance(summary.get(k), int | float)]
+    rows = [(k, v) for k, v in summary.items() if type(v) is float and 0 <= v <= 1 and not k.startswith(_NOT_RATES)]
     height = 24 * len(rows) + 10
     parts = [f"<svg width='640' height='{height}' role='img' aria-label='metrics'>"]
     for i, (name, value) in enumerate(rows):
@@ -62,8 +61,40 @@ def _histogram(latencies: list[float], bins: int = 12) -> str:
     return "".join(parts)
 
 
+def _sentences(row: dict[str, Any]) -> str:
+    items = "".join(
+        f"<li class='{'ok' if s['supported'] else 'bad'}'>{html.escape(s['text'])} "
+        f"<small>({html.escape(s.get('article_id', ''))}, score {s['score']:.2f}"
+        f"{'; ' + html.escape(s['reason']) if s['reason'] else ''})</small>"
+        f"<br><small>source: {html.escape(s['evidence'])}</small></li>"
+        for s in row.get("sentences", [])
+    )
+    return f"<details><summary>{len(row.get('sentences', []))} sentences</summary><ul>{items}</ul></details>"
+
+
+def _answers_table(rows: list[dict[str, Any]]) -> str:
+    ordered = sorted(rows, key=lambda r: (not failed(r), str(r["id"])))
+    out = [
+        "<table><tr><th>id</th><th>question</th><th>expected</th><th>supported by</th><th>cited</th>"
+        "<th>grounded</th><th>unsupported</th><th>answer</th></tr>"
+    ]
+    for r in ordered:
+        missing = "".join(f" <b>missing: {html.escape(m)}</b>" for m in r["cited_missing"])
+        cited = html.escape(", ".join(r["cited_articles"])) + missing
+        grounded = "—" if r["grounded"] is None else f"{r['grounded']:.2f}"
+        out.append(
+            f"<tr class='{'fail' if failed(r) else 'ok'}'><td>{html.escape(str(r['id']))}</td>"
+            f"<td>{html.escape(r['question'])}</td><td>{html.escape(', '.join(r['expected'])) or '—'}</td>"
+            f"<td>{html.escape(', '.join(r['supporting_articles'])) or '—'}</td><td>{cited or '—'}</td>"
+            f"<td>{grounded}</td><td>{html.escape(' | '.join(r['unsupported']))}</td>"
+            f"<td><pre>{html.escape(r['answer'])}</pre>{_sentences(r)}</td></tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
-    ordered = sorted(rows, key=lambda r: (not failed(r), r["id"]))
+    ordered = sorted(rows, key=lambda r: (not failed(r), str(r["id"])))
     out = [
         "<table><tr><th>id</th><th>question</th><th>expected</th><th>verdict</th><th>retrieved</th>"
         "<th>cited</th><th>must_include</th><th>unsupported</th><th>answer</th></tr>"
@@ -84,7 +115,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
             f"<td>{html.escape(', '.join(r['cited_articles']))}</td>"
             f"<td>{'' if r.get('must_include') is None else format(r['must_include'], '.2f')}</td>"
             f"<td>{html.escape(' | '.join(r['unsupported']))}</td>"
-            f"<td><details><summary>show</summary><pre>{html.escape(r['answer'])}</pre></details></td></tr>"
+            f"<td><details><summary>show</summary><pre>{html.escape(r['answer'])}</pre></details>"
+            f"{_sentences(r)}</td></tr>"
         )
     out.append("</table>")
     return "".join(out)
@@ -94,21 +126,25 @@ def render_report(summary: dict[str, Any], rows: list[dict[str, Any]], config: d
     scalar = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in summary.items())
     failures = sum(failed(r) for r in rows)
     latencies = [r["latency_ms"] for r in rows if "latency_ms" in r]
+    answers = config.get("kind") == "answers"
+    count = summary.get("answers" if answers else "questions", 0)
+    table = _answers_table(rows) if answers else _table(rows)
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>kbqa eval report</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #1f2328; }}
 table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
 th, td {{ border: 1px solid #d0d7de; padding: 4px 6px; text-align: left; vertical-align: top; }}
 tr.fail td {{ background: #fff5f5; }} pre {{ white-space: pre-wrap; max-width: 40em; }}
+li.bad {{ color: #cf222e; }} li small {{ color: #57606a; }}
 </style></head><body>
 <h1>kbqa eval report</h1>
-<p>Run started {html.escape(str(config.get("started", "")))}; {summary.get("questions", 0)} questions,
+<p>Run started {html.escape(str(config.get("started", "")))}; {count} {"answers" if answers else "questions"},
 {failures} to look at (listed first); answer mode {html.escape(str(config.get("answer_mode", "")))};
 corpus fingerprint <code>{html.escape(str(config.get("corpus_fingerprint", "")))}</code>
 ({config.get("chunks", "?")} chunks).</p>
 <h2>Metrics</h2>{_bars(summary)}
 <h2>Latency</h2>{_histogram(latencies)}
 <h2>Summary</h2><table>{scalar}</table>
-<h2>Questions (failures first)</h2>{_table(rows)}
+<h2>{"Answers" if answers else "Questions"} (failures first)</h2>{table}
 </body></html>
 """

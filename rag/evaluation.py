@@ -20,10 +20,10 @@ from rag.answer import Answer
 from rag.chunking import strip_context_line
 from rag.errors import KbqaError
 from rag.eval_report import render_report
-from rag.keyword_index import ids_fingerprint, tokenize
+from rag.grounding import GroundednessScorer, Support
+from rag.keyword_index import ids_fingerprint
 from rag.metrics import dedupe, hit_at, ndcg_at, recall_at, reciprocal_rank
 
-SUPPORT_THRESHOLD = 0.6  # share of a sentence's terms found in its cited chunk for it to count as supported
 _WORD = re.compile(r"\w+")
 
 
@@ -83,22 +83,34 @@ def token_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def sentence_support(sentence: str, source: str) -> float:
-    """Share of the sentence's terms that the cited text contains (1.0 for a verbatim quote)."""
-    terms = set(tokenize(sentence))
-    return len(terms & set(tokenize(source))) / len(terms) if terms else 1.0
+def support_row(sentence: str, support: Support, **where: Any) -> dict[str, Any]:
+    """One answer sentence in results.jsonl: how well its source supports it, and why not."""
+    return {
+        "text": sentence,
+        **where,
+        "supported": support.supported,
+        "score": support.score,
+        "lexical": support.lexical,
+        "semantic": support.semantic,
+        **({"nli": support.nli} if support.nli is not None else {}),
+        "reason": support.reason,
+        "evidence": support.evidence,
+    }
 
 
-def score_item(item: EvalItem, answer: Answer, chunk_texts: dict[str, str], k: int) -> dict[str, Any]:
+def score_item(
+    item: EvalItem, answer: Answer, chunk_texts: dict[str, str], k: int, scorer: GroundednessScorer
+) -> dict[str, Any]:
     ranked = dedupe([r.article_id for r in answer.retrieved])
     relevant = set(item.source_ids)
     retrieved_ids = {r.chunk_id for r in answer.retrieved}
     cited_articles = {c.article_id for c in answer.citations}
     by_number = {c.n: c for c in answer.citations}
-    supports = [
-        (s.text, sentence_support(s.text, chunk_texts.get(by_number[s.citation].chunk_id, "")))
-        for s in answer.sentences
-        if s.kind != "code" and s.citation in by_number
+    cited = [(s.text, by_number[s.citation]) for s in answer.sentences if s.kind != "code" and s.citation in by_number]
+    checks = scorer.check_many([t for t, _ in cited], [chunk_texts.get(c.chunk_id, "") for _, c in cited])
+    sentences = [
+        support_row(text, support, citation=c.n, article_id=c.article_id, chunk_id=c.chunk_id)
+        for (text, c), support in zip(cited, checks, strict=True)
     ]
     row: dict[str, Any] = {
         "id": item.id,
@@ -112,8 +124,9 @@ def score_item(item: EvalItem, answer: Answer, chunk_texts: dict[str, str], k: i
         "cited_articles": sorted(cited_articles),
         "abstention_correct": answer.abstained != item.answerable,
         "citation_valid": all(c.chunk_id in retrieved_ids and c.chunk_id in chunk_texts for c in answer.citations),
-        "grounded": statistics.mean(v >= SUPPORT_THRESHOLD for _, v in supports) if supports else None,
-        "unsupported": [t for t, v in supports if v < SUPPORT_THRESHOLD],
+        "grounded": statistics.mean(s["supported"] for s in sentences) if sentences else None,
+        "unsupported": [s["text"] for s in sentences if not s["supported"]],
+        "sentences": sentences,
         "latency_ms": answer.timings.get("total_ms", 0.0),
         "answer_chars": len(answer.text),
     }
@@ -146,7 +159,6 @@ def summarize(rows: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
     unanswerable = [r for r in rows if not r["answerable"] and "error" not in r]
     ok = [r for r in rows if "error" not in r]
     answered = [r for r in ok if r["verdict"] != "abstained"]
-    latencies = sorted(r["latency_ms"] for r in ok) or [0.0]
     summary: dict[str, Any] = {
         "questions": len(rows),
         "answerable": len(answerable),
@@ -160,11 +172,18 @@ def summarize(rows: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
         "grounded": mean("grounded", answered),
         "answered_rate": round(sum(r["verdict"] != "abstained" for r in answerable) / max(len(answerable), 1), 4),
         "refused_rate": round(sum(r["verdict"] == "abstained" for r in unanswerable) / max(len(unanswerable), 1), 4),
-        "latency_p50_ms": round(statistics.median(latencies), 2),
-        "latency_p95_ms": round(latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))], 2),
+        **latency_summary(ok),
         "answer_chars": mean("answer_chars", answered),
     }
     return summary
+
+
+def latency_summary(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    latencies = sorted(r["latency_ms"] for r in rows if "latency_ms" in r) or [0.0]
+    return {
+        "latency_p50_ms": round(statistics.median(latencies), 2),
+        "latency_p95_ms": round(latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))], 2),
+    }
 
 
 @dataclass
@@ -195,7 +214,7 @@ def evaluate(pipeline: Any, items: Sequence[EvalItem], progress: Callable[[int, 
     rows: list[dict[str, Any]] = []
     for done, item in enumerate(items, 1):
         try:
-            rows.append(score_item(item, pipeline.ask(item.question), chunk_texts, k))
+            rows.append(score_item(item, pipeline.ask(item.question), chunk_texts, k, pipeline.grounding))
         except KbqaError as exc:
             rows.append({"id": item.id, "question": item.question, "answerable": item.answerable, "error": str(exc)})
         if progress:
@@ -206,6 +225,7 @@ def evaluate(pipeline: Any, items: Sequence[EvalItem], progress: Callable[[int, 
         "corpus_fingerprint": ids_fingerprint(list(chunk_texts)),
         "chunks": len(chunk_texts),
         "answer_mode": "extractive",
+        "kind": "questions",
     }
     return EvalRun(rows, summarize(rows, k), config)
 
@@ -224,9 +244,9 @@ def parse_gate(spec: str) -> dict[str, float]:
     return gate
 
 
-def check_gate(gate: dict[str, float], k: int) -> None:
-    """Fail before a long run, not after it, when the gate names a metric the summary does not have."""
-    gate_failures({name: None for name in summarize([], k)}, dict.fromkeys(gate, float("-inf")))
+def check_gate(gate: dict[str, float], metrics: dict[str, Any]) -> None:
+    """Fail before a long run, not after it, when the gate names a metric the run does not produce."""
+    gate_failures(dict.fromkeys(metrics), dict.fromkeys(gate, float("-inf")))
 
 
 def gate_failures(summary: dict[str, Any], gate: dict[str, float]) -> list[str]:

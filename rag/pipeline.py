@@ -19,6 +19,7 @@ from rag.embeddings import load_embeddings
 from rag.errors import QuestionError
 from rag.extractive import ExtractiveAnswerer
 from rag.followup import standalone_question
+from rag.grounding import GroundednessScorer, NliScorer
 from rag.index import IngestReport, KnowledgeIndex, Progress
 from rag.keyword_index import tokenize
 from rag.query import condense
@@ -73,6 +74,12 @@ class Pipeline:
         s = self.settings
         keyword = self.index.keyword()
         return ExtractiveAnswerer(keyword.idf, s.abstain_threshold, s.low_confidence_threshold, s.max_answer_sentences)
+
+    @cached_property
+    def grounding(self) -> GroundednessScorer:
+        s = self.settings
+        nli = NliScorer(s.nli_model, s.embedding_device) if s.nli_model else None
+        return GroundednessScorer(self.embeddings(), s.support_threshold, nli)
 
     def ingest(
         self, paths: Sequence[Path] | None = None, progress: Progress | None = None, rebuild: bool = False

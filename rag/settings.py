@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         4, ge=1, le=20, description="Sentences picked for an answer; each may bring a following one as context."
     )
 
+    support_threshold: float = Field(
+        0.67, ge=0, le=1, description="Groundedness: a sentence counts as supported by its source at this score."
+    )
+    nli_model: str | None = Field(
+        None, description="Local NLI cross-encoder folder; when set it decides groundedness instead of similarity."
+    )
+
     max_question_chars: int = Field(
         20_000, ge=10, description="Longer questions are rejected with a message (a pasted log excerpt fits)."
     )

@@ -1,0 +1,194 @@
+"""Is an answer sentence supported by a source passage? One scorer for `kbqa eval`, `kbqa eval answers` and
+the check of generated answers.
+
+Three signals, cheapest first:
+- hard facts: numbers, versions, codes, flags and other identifiers in the sentence must occur in the source
+  (a changed port or error code is a usual way a fluent answer goes wrong, and barely moves the other signals);
+- semantic: cosine between the sentence and the best source sentence or pair of adjacent sentences, with
+  the same embedding model as retrieval, so paraphrases count;
+- lexical: share of the sentence's terms found in the three source passages closest to it (local support,
+  not words scattered over a whole chunk).
+A negation check (sentence vs best passage) was measured and dropped: paraphrases flip it as often as
+contradictions do.
+A local NLI cross-encoder (setting ``nli_model``) replaces lexical + semantic when configured.
+Hand-written because no maintained library scores support offline without an LLM judge (ragas, deepeval and
+langchain's evaluators all call one); the thresholds are measured on eval/grounding.jsonl (eval/README.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from rag.errors import KbqaError
+from rag.keyword_index import tokenize
+from rag.sentences import split_units
+
+LEXICAL_WEIGHT = 0.5  # score = 0.5·lexical + 0.5·semantic, measured on eval/grounding.jsonl
+EVIDENCE_WINDOWS = 3
+NLI_THRESHOLD = 0.5
+
+_TOKEN = re.compile(r"[^\s,;()\[\]{}<>\"'`]+")
+_EDGE = ".:;!?-/'\""
+_CAMEL = re.compile(r"[a-z][A-Z]")
+_NOT_FACTS = frozenset({"e.g", "i.e", "etc", "vs"})
+_CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+
+
+class NliModelError(KbqaError):
+    """The configured NLI model cannot be loaded."""
+
+
+@dataclass(frozen=True)
+class Support:
+    supported: bool
+    score: float
+    lexical: float
+    semantic: float
+    evidence: str
+    reason: str = ""
+    nli: float | None = None
+
+
+def strip_citations(sentence: str) -> str:
+    return _CITATION.sub("", sentence).strip()
+
+
+def lexical_support(sentence: str, source: str) -> float:
+    """Share of the sentence's terms that the source contains (1.0 for a verbatim quote)."""
+    terms = set(tokenize(sentence))
+    return len(terms & set(tokenize(source))) / len(terms) if terms else 1.0
+
+
+def missing_facts(sentence: str, source: str) -> list[str]:
+    """Numbers, codes and identifiers of the sentence that the source does not contain."""
+    haystack = source.lower()
+    facts = {f.lower() for f in _facts(sentence)} - _NOT_FACTS
+    return sorted(f for f in facts if f not in haystack)
+
+
+def _facts(sentence: str) -> list[str]:
+    """Tokens a paraphrase cannot change: with a digit, a flag, a path or dotted name, snake_ or CamelCase."""
+    facts = []
+    for match in _TOKEN.finditer(sentence):
+        raw = match.group()
+        token = raw.strip(_EDGE)
+        if not token:
+            continue
+        inner = token[1:-1]
+        if (
+            any(c.isdigit() for c in token)
+            or raw.startswith("--")
+            or any(c in inner for c in "_./:\\")
+            or _CAMEL.search(token)
+        ):
+            facts.append(token)
+    return facts
+
+
+class GroundednessScorer:
+    """Scores sentences against sources; source sentence embeddings are cached, as the same chunks recur."""
+
+    def __init__(
+        self,
+        embeddings: Embeddings,
+        threshold: float,
+        nli: NliScorer | None = None,
+        cache_size: int = 4096,
+        lexical_weight: float = LEXICAL_WEIGHT,
+    ) -> None:
+        self.embeddings = embeddings
+        self.threshold = threshold
+        self.lexical_weight = lexical_weight
+        self.nli = nli
+        self._cache: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def check(self, sentence: str, source: str) -> Support:
+        return self.check_many([sentence], [source])[0]
+
+    def check_many(self, sentences: Sequence[str], sources: Sequence[str]) -> list[Support]:
+        """Score ``sentences[i]`` against ``sources[i]``; one embedding call for all the sentences."""
+        clean = [strip_citations(s) for s in sentences]
+        vectors = np.asarray(self.embeddings.embed_documents(clean)) if clean else np.zeros((0, 1))
+        return [self._support(s, src, vec) for s, src, vec in zip(clean, sources, vectors, strict=True)]
+
+    def best(self, sentence: str, sources: Sequence[str]) -> tuple[int, Support]:
+        """The source that supports ``sentence`` best: (its index, its support); (-1, …) with no sources."""
+        if not sources:
+            return -1, Support(False, 0.0, 0.0, 0.0, "", "no source")
+        results = self.check_many([sentence] * len(sources), sources)
+        i = max(range(len(results)), key=lambda j: (results[j].supported, results[j].score))
+        return i, results[i]
+
+    def _support(self, sentence: str, source: str, vector: np.ndarray) -> Support:
+        windows, matrix = self._windows(source)
+        if not windows:
+            return Support(False, 0.0, 0.0, 0.0, "", "empty source")
+        similarities = matrix @ vector
+        order = np.argsort(-similarities)[:EVIDENCE_WINDOWS]
+        semantic = float(max(similarities[order[0]], 0.0))
+        evidence = windows[order[0]]
+        lexical = lexical_support(sentence, " ".join(windows[i] for i in order))
+        score = self.lexical_weight * lexical + (1 - self.lexical_weight) * semantic
+        nli = self.nli.entailment(evidence, sentence) if self.nli else None
+        reason = ""
+        if missing := missing_facts(sentence, source):
+            reason = "not in the source: " + ", ".join(missing)
+        elif nli is not None and nli < NLI_THRESHOLD:
+            reason = f"NLI entailment {nli:.2f}"
+        elif nli is None and score < self.threshold:
+            reason = f"weak support {score:.2f}"
+        return Support(not reason, round(score, 4), round(lexical, 4), round(semantic, 4), evidence, reason, nli)
+
+    def _windows(self, source: str) -> tuple[list[str], np.ndarray]:
+        """Source sentences and adjacent pairs (a claim often spans two), embedded once per source text."""
+        key = hashlib.sha1(source.encode("utf-8")).hexdigest()
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        units = [u.text for u in split_units(source)]
+        windows = units + [f"{a} {b}" for a, b in itertools.pairwise(units)]
+        matrix = np.asarray(self.embeddings.embed_documents(windows)) if windows else np.zeros((0, 1))
+        self._cache[key] = (windows, matrix)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return windows, matrix
+
+
+class NliScorer:
+    """A local NLI cross-encoder (sentence-transformers ``CrossEncoder`` folder): P(premise entails hypothesis)."""
+
+    def __init__(self, path: str, device: str = "cpu") -> None:
+        from sentence_transformers import CrossEncoder
+
+        if not Path(path).expanduser().is_dir():
+            raise NliModelError(
+                f"NLI model folder {path} does not exist. Set KBQA_NLI_MODEL to a local cross-encoder folder "
+                "(e.g. a saved cross-encoder/nli-deberta-v3-small) or unset it (downloads are disabled)."
+            )
+        try:
+            self.model = CrossEncoder(str(Path(path).expanduser()), device=device, local_files_only=True)
+        except Exception as exc:
+            raise NliModelError(f"Cannot load NLI model {path}: {exc}.") from exc
+        labels: dict[Any, str] = getattr(self.model.config, "id2label", {}) or {}
+        found = [int(i) for i, name in labels.items() if "entail" in str(name).lower()]
+        if not found:
+            raise NliModelError(
+                f"NLI model {path} has no 'entailment' label (labels: {list(labels.values())}); "
+                "use an NLI cross-encoder."
+            )
+        self.entailment_index = found[0]
+
+    def entailment(self, premise: str, hypothesis: str) -> float:
+        probabilities = self.model.predict([(premise, hypothesis)], apply_softmax=True, show_progress_bar=False)
+        return float(np.asarray(probabilities)[0][self.entailment_index])
