@@ -71,8 +71,7 @@ def main() -> None:
             tr_neg = [v for i, v in zip(train_items, train, strict=True) if i["label"] != "supported"]
             held.append(balanced(test_items, test, best_threshold(tr_pos, tr_neg)[0])[2])
         print(
-            f"| {weight} | {roc_auc(pos, neg):.3f} | {cut:.3f} | {tpr:.3f} | {tnr:.3f} | "
-            f"{held[0]:.3f}, {held[1]:.3f} |"
+            f"| {weight} | {roc_auc(pos, neg):.3f} | {cut:.3f} | {tpr:.3f} | {tnr:.3f} | {held[0]:.3f}, {held[1]:.3f} |"
         )
     threshold = pipeline.settings.support_threshold
     values = scores(pipeline, items, 0.5)
