@@ -19,7 +19,7 @@ from typing import Any
 
 from rag.chunking import chunk_body
 from rag.evaluation import EvalRun, EvalSetError, latency_summary, support_row
-from rag.grounding import strip_citations
+from rag.grounding import claim, strip_citations
 from rag.keyword_index import ids_fingerprint, tokenize
 from rag.sentences import split_units
 
@@ -31,7 +31,7 @@ _ALIASES = {
     "cited": ("cited", "citations", "sources", "cited_articles"),
     "id": ("id", "ticket", "ticket_id"),
 }
-SOURCES_PER_SENTENCE = 5  # KB chunks retrieved for each sentence before scoring support
+SOURCES_PER_SENTENCE = 5  # KB chunks retrieved per query (sentence, question + sentence) before scoring
 
 
 @dataclass
@@ -148,11 +148,12 @@ def check_answers(
 
 def check_answer(pipeline: Any, item: AnswerItem, resolver: ArticleResolver) -> dict[str, Any]:
     started = time.perf_counter()
+    # A bare "Yes."/"No." is a verdict, not a checkable claim: it is judged through the sentences after it.
     sentences = [strip_citations(u.text) for u in split_units(item.answer) if u.kind != "code"]
-    sentences = [s for s in sentences if tokenize(s)]
+    sentences = [s for s in sentences if tokenize(claim(s))]
     checked = []
     for sentence in sentences:
-        chunks = pipeline.retriever.invoke(f"{item.question}\n{sentence}", k=SOURCES_PER_SENTENCE)
+        chunks = _candidates(pipeline, sentence, item.question)
         best, support = pipeline.grounding.best(sentence, [chunk_body(c) for c in chunks])
         meta = chunks[best].metadata if best >= 0 else {}
         checked.append(
@@ -187,6 +188,15 @@ def check_answer(pipeline: Any, item: AnswerItem, resolver: ArticleResolver) -> 
         "latency_ms": (time.perf_counter() - started) * 1e3,
     }
     return row
+
+
+def _candidates(pipeline: Any, sentence: str, question: str) -> list[Any]:
+    """Chunks found for the sentence alone and with its question (the question resolves "it", "that")."""
+    found = {str(c.id): c for c in pipeline.retriever.invoke(sentence, k=SOURCES_PER_SENTENCE)}
+    if question:
+        for c in pipeline.retriever.invoke(f"{question}\n{sentence}", k=SOURCES_PER_SENTENCE):
+            found.setdefault(str(c.id), c)
+    return list(found.values())
 
 
 def summarize_answers(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:

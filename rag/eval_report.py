@@ -22,7 +22,7 @@ def failed(row: dict[str, Any]) -> bool:
     return bool(row["answerable"] and (row.get("hit@1") == 0 or (row.get("must_include") or 1) < 1))
 
 
-def _bars(summary: dict[str, Any]) -> str:
+def metric_bars(summary: dict[str, Any]) -> str:
     rows = [(k, v) for k, v in summary.items() if type(v) is float and 0 <= v <= 1 and not k.startswith(_NOT_RATES)]
     height = 24 * len(rows) + 10
     parts = [f"<svg width='640' height='{height}' role='img' aria-label='metrics'>"]
@@ -142,7 +142,7 @@ li.bad {{ color: #cf222e; }} li small {{ color: #57606a; }}
 {failures} to look at (listed first); answer mode {html.escape(str(config.get("answer_mode", "")))};
 corpus fingerprint <code>{html.escape(str(config.get("corpus_fingerprint", "")))}</code>
 ({config.get("chunks", "?")} chunks).</p>
-<h2>Metrics</h2>{_bars(summary)}
+<h2>Metrics</h2>{metric_bars(summary)}
 <h2>Latency</h2>{_histogram(latencies)}
 <h2>Summary</h2><table>{scalar}</table>
 <h2>{"Answers" if answers else "Questions"} (failures first)</h2>{table}

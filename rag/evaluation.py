@@ -20,8 +20,8 @@ from rag.answer import Answer
 from rag.chunking import strip_context_line
 from rag.errors import KbqaError
 from rag.eval_report import render_report
-from rag.grounding import GroundednessScorer, Support
-from rag.keyword_index import ids_fingerprint
+from rag.grounding import GroundednessScorer, Support, claim
+from rag.keyword_index import ids_fingerprint, tokenize
 from rag.metrics import dedupe, hit_at, ndcg_at, recall_at, reciprocal_rank
 
 _WORD = re.compile(r"\w+")
@@ -106,7 +106,11 @@ def score_item(
     retrieved_ids = {r.chunk_id for r in answer.retrieved}
     cited_articles = {c.article_id for c in answer.citations}
     by_number = {c.n: c for c in answer.citations}
-    cited = [(s.text, by_number[s.citation]) for s in answer.sentences if s.kind != "code" and s.citation in by_number]
+    cited = [
+        (s.text, by_number[s.citation])
+        for s in answer.sentences
+        if s.kind != "code" and s.citation in by_number and tokenize(claim(s.text))
+    ]
     checks = scorer.check_many([t for t, _ in cited], [chunk_texts.get(c.chunk_id, "") for _, c in cited])
     sentences = [
         support_row(text, support, citation=c.n, article_id=c.article_id, chunk_id=c.chunk_id)

@@ -38,10 +38,11 @@ EVIDENCE_WINDOWS = 3
 NLI_THRESHOLD = 0.5
 
 _TOKEN = re.compile(r"[^\s,;()\[\]{}<>\"'`]+")
-_EDGE = ".:;!?-/'\""
+_EDGE = ".:;!?-/~'\""
 _CAMEL = re.compile(r"[a-z][A-Z]")
 _NOT_FACTS = frozenset({"e.g", "i.e", "etc", "vs"})
 _CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+_VERDICT = re.compile(r"^(?:yes|no)\b[.,:;!]*\s*", re.IGNORECASE)
 
 
 class NliModelError(KbqaError):
@@ -61,6 +62,11 @@ class Support:
 
 def strip_citations(sentence: str) -> str:
     return _CITATION.sub("", sentence).strip()
+
+
+def claim(sentence: str) -> str:
+    """The checkable part of a sentence: no citation markers, no leading "Yes."/"No." verdict."""
+    return _VERDICT.sub("", strip_citations(sentence)).strip()
 
 
 def lexical_support(sentence: str, source: str) -> float:
@@ -84,15 +90,21 @@ def _facts(sentence: str) -> list[str]:
         token = raw.strip(_EDGE)
         if not token:
             continue
-        inner = token[1:-1]
-        if (
-            any(c.isdigit() for c in token)
-            or raw.startswith("--")
-            or any(c in inner for c in "_./:\\")
-            or _CAMEL.search(token)
-        ):
+        if "/" in token and raw[0].isalpha() and "://" not in token and not any(c.isdigit() for c in token):
+            facts += [part for part in token.split("/") if _is_fact(part, part)]  # "subnet/VNet" means "or"
+        elif _is_fact(raw, token):
             facts.append(token)
     return facts
+
+
+def _is_fact(raw: str, token: str) -> bool:
+    inner = token[1:-1]
+    return bool(
+        any(c.isdigit() for c in token)
+        or raw.startswith("--")
+        or any(c in inner for c in "_./:\\")
+        or _CAMEL.search(token)
+    )
 
 
 class GroundednessScorer:
@@ -118,7 +130,7 @@ class GroundednessScorer:
 
     def check_many(self, sentences: Sequence[str], sources: Sequence[str]) -> list[Support]:
         """Score ``sentences[i]`` against ``sources[i]``; one embedding call for all the sentences."""
-        clean = [strip_citations(s) for s in sentences]
+        clean = [claim(s) for s in sentences]
         vectors = np.asarray(self.embeddings.embed_documents(clean)) if clean else np.zeros((0, 1))
         return [self._support(s, src, vec) for s, src, vec in zip(clean, sources, vectors, strict=True)]
 

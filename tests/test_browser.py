@@ -7,6 +7,7 @@ page loaded nothing from outside localhost during all of it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -235,6 +236,38 @@ def test_uploaded_article_is_answered_from(session: Session, tmp_path: Path) -> 
     expect(answer).to_contain_text("[1]")
     expect(page.locator("#kbqa-badge")).to_have_attribute("data-verdict", re.compile(r"^(answered|low_confidence)$"))
     expect(page.locator("#source-1")).to_contain_text("Frobnicator")
+
+
+def test_evaluate_tab_runs_an_eval_set_and_checks_answers(session: Session, tmp_path: Path) -> None:
+    """Evaluate: an uploaded eval set is scored (summary, table, report link); an answers file is checked."""
+    page = session.page
+    lines = (ROOT / "eval" / "kb_eval.jsonl").read_text(encoding="utf-8").splitlines()
+    evalset = tmp_path / "small.jsonl"
+    evalset.write_text("\n".join([*lines[:3], lines[-1]]) + "\n", encoding="utf-8")
+    page.get_by_role("tab", name="Evaluate").click()
+    page.locator("#kbqa-eval-file input[type='file']").set_input_files(str(evalset))
+    page.locator("#kbqa-eval-run").click()
+    result = page.locator("#kbqa-eval-result[data-kind='questions']")
+    expect(result).to_contain_text("4 questions evaluated")
+    expect(result.locator("svg text", has_text="hit@1")).to_be_visible()
+    expect(page.locator("#kbqa-eval-table")).to_contain_text(json.loads(lines[0])["question"][:30])
+    link = page.locator("#kbqa-eval-report a[href$='report.html']")
+    expect(link).to_be_visible()
+    downloaded = page.request.get(str(link.get_attribute("href")))
+    assert downloaded.ok and "kbqa eval report" in downloaded.text()
+    assert list((session.index_dir / "eval-runs").glob("*/report.html"))
+
+    answers = tmp_path / "replies.csv"
+    answers.write_text(
+        "question,answer\nIs kube-proxy a CNI plugin?,kube-proxy listens on port 9999 on every node.\n",
+        encoding="utf-8",
+    )
+    page.locator("#kbqa-eval-file button[aria-label='Clear']").click()
+    page.locator("#kbqa-eval-file input[type='file']").set_input_files(str(answers))
+    page.locator("#kbqa-eval-run").click()
+    checked = page.locator("#kbqa-eval-result[data-kind='answers']")
+    expect(checked).to_contain_text("1 answers checked")
+    expect(page.locator("#kbqa-eval-table")).to_contain_text("port 9999")
 
 
 def test_page_loaded_nothing_from_outside_localhost(session: Session) -> None:

@@ -1,4 +1,4 @@
-"""The Gradio web app: Chat, Search and Library tabs. Imported only when the app runs.
+"""The Gradio web app: Chat, Search, Library and Evaluate tabs. Imported only when the app runs.
 
 It only calls the pipeline (through KbService); all answering logic lives in rag/.
 """
@@ -38,6 +38,8 @@ def build_blocks(service: KbService) -> gr.Blocks:
                 _search_tab(service)
             with gr.Tab("Library", id="library"):
                 _library_tab(service)
+            with gr.Tab("Evaluate", id="evaluate"):
+                _evaluate_tab(service)
     return blocks
 
 
@@ -179,3 +181,39 @@ def _library_tab(service: KbService) -> None:
 
     reindex.click(do_reindex, None, [table, status])
     upload.upload(do_upload, upload, [table, status])
+
+
+def _evaluate_tab(service: KbService) -> None:
+    gr.Markdown(
+        "Upload an **eval set** (JSONL: question, answerable, source_ids…; see eval/README.md) to score kbqa, "
+        "or **answers written elsewhere** (CSV or JSONL with question, answer; optional expected, cited) to "
+        "check them against the KB."
+    )
+    with gr.Row():
+        upload = gr.File(
+            label="Eval set or answers file", file_types=[".jsonl", ".json", ".csv"], elem_id="kbqa-eval-file"
+        )
+        run = gr.Button("Run evaluation", variant="primary", elem_id="kbqa-eval-run")
+    summary = gr.HTML("", elem_id="kbqa-eval-summary")
+    table = gr.Dataframe(interactive=False, wrap=True, elem_id="kbqa-eval-table", label="Per question, failures first")
+    report = gr.File(
+        label="Report and run folder", file_count="multiple", interactive=False, elem_id="kbqa-eval-report"
+    )
+
+    def do_run(file: str | None, progress: gr.Progress = gr.Progress()) -> tuple[str, Any, list[str]]:  # noqa: B008
+        if not file:
+            raise gr.Error("Upload an eval set or an answers file first.")
+        try:
+            result, folder = service.evaluate(
+                Path(file), progress=lambda done, total: progress((done, total), desc="evaluating")
+            )
+        except KbqaError as exc:
+            raise gr.Error(str(exc)) from exc
+        headers, rows = render.eval_rows(result)
+        return (
+            render.eval_summary(result, folder),
+            gr.Dataframe(value=rows, headers=headers),
+            [str(folder / "report.html"), f"{folder}.zip"],
+        )
+
+    run.click(do_run, upload, [summary, table, report])

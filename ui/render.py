@@ -5,8 +5,12 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 from rag.answer import Answer, display_path
+from rag.eval_report import failed, metric_bars
+from rag.evaluation import EvalRun
 from rag.pipeline import SearchHit
 
 _BADGES = {
@@ -108,3 +112,57 @@ CSS = """
 .kbqa-tag { background: #ddf4ff; border-radius: 0.5em; padding: 0 0.4em; font-size: 0.8em; }
 mark { background: #fff8c5; }
 """
+
+
+def eval_summary(run: EvalRun, folder: Path) -> str:
+    """The metric chart and the headline counts of an eval run shown in the Evaluate tab."""
+    answers = run.config.get("kind") == "answers"
+    count = run.summary.get("answers" if answers else "questions", 0)
+    to_look_at = sum(failed(r) for r in run.rows)
+    figures = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in run.summary.items()
+    )
+    return (
+        f"<div id='kbqa-eval-result' data-kind='{'answers' if answers else 'questions'}'>"
+        f"<p><b>{count} {'answers checked' if answers else 'questions evaluated'}</b>, {to_look_at} to look at "
+        f"(listed first below). Run folder: <code>{html.escape(str(folder))}</code></p>"
+        f"{metric_bars(run.summary)}<details><summary>All figures</summary><table>{figures}</table></details></div>"
+    )
+
+
+def eval_rows(run: EvalRun) -> tuple[list[str], list[list[object]]]:
+    """Headers and rows of the per-question (or per-answer) table, rows to look at first."""
+    rows = sorted(run.rows, key=lambda r: (not failed(r), str(r["id"])))
+    if run.config.get("kind") == "answers":
+        headers = ["status", "id", "question", "supported by", "cited", "grounded", "unsupported sentences"]
+        return headers, [
+            [
+                _status(r),
+                r["id"],
+                r["question"],
+                ", ".join(r["supporting_articles"]),
+                ", ".join(r["cited_articles"] + [f"missing: {m}" for m in r["cited_missing"]]),
+                r["grounded"],
+                " | ".join(r["unsupported"]),
+            ]
+            for r in rows
+        ]
+    headers = ["status", "id", "question", "expected", "verdict", "retrieved", "hit@1", "must_include", "grounded"]
+    return headers, [
+        [
+            _status(r),
+            r["id"],
+            r["question"],
+            ", ".join(r.get("expected", [])) if r["answerable"] else "out of KB",
+            r.get("verdict", "error: " + r.get("error", "")),
+            ", ".join(r.get("retrieved_articles", [])[:3]),
+            r.get("hit@1"),
+            r.get("must_include"),
+            r.get("grounded"),
+        ]
+        for r in rows
+    ]
+
+
+def _status(row: dict[str, Any]) -> str:
+    return "look at" if failed(row) else "ok"

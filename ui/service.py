@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
+from rag.eval_files import run_file
+from rag.evaluation import EvalRun
 from rag.feedback import FeedbackStore
 from rag.index import IngestReport, Progress
 from rag.pipeline import Pipeline
@@ -27,6 +32,13 @@ class KbService:
         taken = {a["article_id"]: a["source_path"] for a in self.pipeline.index.articles()} if self.ready() else {}
         path = save_upload(name, data, self.settings.corpus_dir, self.settings.max_upload_bytes, taken)
         return path, self.ingest([path])
+
+    def evaluate(self, path: Path, progress: Callable[[int, int], None] | None = None) -> tuple[EvalRun, Path]:
+        """Run an uploaded eval set or answers file; the run folder (and a zip of it) go under index_dir."""
+        run = run_file(self.pipeline, path, progress)
+        folder = run.write(self.settings.index_dir / "eval-runs" / datetime.now().strftime("%Y%m%d-%H%M%S-%f"))
+        shutil.make_archive(str(folder), "zip", folder)
+        return run, folder
 
     def ready(self) -> bool:
         return self.pipeline.index.exists()
