@@ -11,60 +11,52 @@ figures it printed are in eval/README.md. Runs on the real model and a real Chro
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 from rag import Pipeline, load_settings
-from rag.metrics import best_threshold, dedupe, hit_at, reciprocal_rank, roc_auc
+from rag.evaluation import EvalItem, evaluate, load_eval_set
+from rag.metrics import best_threshold, hit_at, roc_auc
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(
-    settings_overrides: dict[str, object], questions: list[dict], corpus: Path, index_dir: Path | None = None
+    settings_overrides: dict[str, object], questions: list[EvalItem], corpus: Path, index_dir: Path | None = None
 ) -> dict[str, float]:
+    """`kbqa eval`'s metrics for one setting, plus the abstention figures a threshold is chosen from."""
     with tempfile.TemporaryDirectory() as tmp:
         pipeline = Pipeline(load_settings(index_dir=index_dir or Path(tmp), **settings_overrides))
         pipeline.ingest([corpus])
-        rows = []
-        for q in questions:
-            t = time.perf_counter()
-            answer = pipeline.ask(q["question"])
-            ms = (time.perf_counter() - t) * 1e3
-            ranked = dedupe([r.article_id for r in answer.retrieved])
-            rows.append((q, ranked, answer, ms))
-    answerable = [(q, r, a) for q, r, a, _ in rows if q["answerable"]]
-    conf_ans = [a.confidence for _, _, a in answerable]
-    conf_un = [a.confidence for q, _, a, _ in rows if not q["answerable"]]
+        result = evaluate(pipeline, questions)
+    rows = [r for r in result.rows if "error" not in r]
+    summary = result.summary
+    conf_ans = [r["confidence"] for r in rows if r["answerable"]]
+    conf_un = [r["confidence"] for r in rows if not r["answerable"]]
     cut, bal = best_threshold(conf_ans, conf_un)
-    cited = [any(c.article_id in q["source_ids"] for c in a.citations) for q, _, a in answerable if not a.abstained]
-    answered = [(q, a) for q, _, a in answerable if not a.abstained]
-    first_ok = [bool(a.citations) and a.citations[0].article_id in q["source_ids"] for q, a in answered]
-    must = [
-        sum(m.lower() in a.text.lower() for m in q["must_include"]) / len(q["must_include"])
-        for q, a in answered
-        if q.get("must_include")
-    ]
+    answered = [r for r in rows if r["answerable"] and r["verdict"] != "abstained"]
+    k = pipeline.settings.top_k
     return {
-        "hit@1": statistics.mean(hit_at(r, set(q["source_ids"]), 1) for q, r, _ in answerable),
-        "hit@3": statistics.mean(hit_at(r, set(q["source_ids"]), 3) for q, r, _ in answerable),
-        "hit@5": statistics.mean(hit_at(r, set(q["source_ids"]), 5) for q, r, _ in answerable),
-        "mrr": statistics.mean(reciprocal_rank(r, set(q["source_ids"])) for q, r, _ in answerable),
+        "hit@1": summary["hit@1"],
+        "hit@3": statistics.mean(
+            hit_at(r["retrieved_articles"], set(r["expected"]), 3) for r in rows if r["answerable"]
+        ),
+        f"hit@{k}": summary[f"hit@{k}"],
+        "mrr": summary["mrr"],
         "auc": roc_auc(conf_ans, conf_un),
         "best_cut": cut,
         "best_bal_acc": bal,
         # Above the highest-scoring unanswerable question, an answer needs no low-confidence notice.
         "max_unans": max(conf_un, default=0.0),
-        "answered_ok": sum(not a.abstained for _, _, a in answerable) / len(answerable),
-        "refused_ok": sum(a.abstained for q, _, a, _ in rows if not q["answerable"]) / max(len(conf_un), 1),
-        "cites_source": statistics.mean(cited) if cited else 0.0,
-        "first_cite_ok": statistics.mean(first_ok) if first_ok else 0.0,
-        "must_include": statistics.mean(must) if must else 0.0,
-        "answer_chars": statistics.mean(len(a.text) for _, a in answered) if answered else 0.0,
-        "p50_ms": statistics.median(ms for *_, ms in rows),
+        "answered_ok": summary["answered_rate"],
+        "refused_ok": summary["refused_rate"],
+        "cites_source": statistics.mean(bool(set(r["cited_articles"]) & set(r["expected"])) for r in answered),
+        "first_cite_ok": statistics.mean(r["first_cited"] in r["expected"] for r in answered),
+        "must_include": summary["must_include"] or 0.0,
+        "grounded": summary["grounded"] or 0.0,
+        "answer_chars": summary["answer_chars"] or 0.0,
+        "p50_ms": summary["latency_p50_ms"],
     }
 
 
@@ -78,7 +70,7 @@ def main() -> None:
         "--index-dir", type=Path, help="keep the index here between runs (only for sweeps that do not change chunking)"
     )
     args = parser.parse_args()
-    questions = [json.loads(line) for line in args.set.read_text(encoding="utf-8").splitlines() if line.strip()]
+    questions = load_eval_set(args.set)
     base = dict(_parse(o) for o in args.set_option)
     grid: list[dict[str, object]] = [base]
     for spec in args.sweep:

@@ -126,6 +126,7 @@ def score_item(
         "answer": answer.text,
         "retrieved_articles": ranked,
         "cited_articles": sorted(cited_articles),
+        "first_cited": answer.citations[0].article_id if answer.citations else None,
         "abstention_correct": answer.abstained != item.answerable,
         "citation_valid": all(c.chunk_id in retrieved_ids and c.chunk_id in chunk_texts for c in answer.citations),
         "grounded": statistics.mean(s["supported"] for s in sentences) if sentences else None,
