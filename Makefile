@@ -12,6 +12,9 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
+# llama-cpp-python (the local LLM extra) compiles on install; a CPU-generic build, as the native one
+# crashed at the first token on these machines.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
 .PHONY: install install-dev browser run test lint bench clean
 

@@ -24,13 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def scores(pipeline: Pipeline, items: list[dict], lexical_weight: float) -> list[float]:
-    """The scorer's score per item; 0 when a hard fact of the sentence is missing from the source."""
+    """The scorer's score per item; 0 when a hard check failed (a missing fact, a flipped negation)."""
     scorer = GroundednessScorer(pipeline.embeddings(), threshold=0.0, lexical_weight=lexical_weight)
     out = []
     for item in items:
         got = pipeline.index.collection.get(where={"article_id": item["article_id"]}, include=["documents"])
         _, support = scorer.best(item["sentence"], [strip_context_line(d) for d in got["documents"]])
-        out.append(0.0 if support.reason.startswith("not in the source") else support.score)
+        out.append(support.score if support.supported or support.reason.startswith("weak support") else 0.0)
     return out
 
 

@@ -30,9 +30,11 @@ class Citation:
 @dataclass
 class AnswerSentence:
     text: str
-    citation: int
+    citation: int  # 0: cites nothing (a generated sentence no source supports)
     support: float
     kind: str = "sentence"
+    supported: bool | None = None  # LLM answers: did the groundedness check pass (None: not checked)
+    support_reason: str = ""
 
 
 @dataclass
@@ -67,6 +69,8 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     notice: str = ""
     query: str = ""  # what was searched: the question, or a follow-up joined to the previous question
+    mode: str = "extractive"  # or "llm", or "extractive (LLM fallback)"
+    generated: str = ""  # LLM mode: the model's raw text, before verification
 
     @property
     def abstained(self) -> bool:

@@ -10,14 +10,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 from typer.core import TyperGroup
 
 from rag.answer import Answer, display_path
 from rag.errors import KbqaError
 from rag.pipeline import Pipeline
-from rag.settings import load_settings
+from rag.settings import AnswerMode, load_settings
 
 app = typer.Typer(
     help="kbqa: ask your support KB. Answers cite the article and section they come from, "
@@ -117,13 +119,27 @@ def ask(
     tag: Annotated[
         list[str] | None, typer.Option("--tag", "-t", help="Only articles with this tag (repeatable).")
     ] = None,
+    mode: Annotated[
+        AnswerMode | None,
+        typer.Option(help="extractive (quotes the KB) or llm (generated, then checked); env KBQA_ANSWER_MODE."),
+    ] = None,
 ) -> None:
     """Answer a question from the KB, citing article and section for every sentence."""
-    answer = _pipeline(ctx).ask(question, k=k, tags=tag or ())
+    stream = _pipeline(ctx).ask_stream(question, k=k, tags=tag or (), mode=mode)
     if as_json:
+        answer = next(e for e in stream if isinstance(e, Answer))
         out.print_json(json.dumps(answer.to_dict()))
-    else:
-        _print_answer(answer)
+        return
+    # Generated text shows as it arrives, then gives way to the verified answer.
+    with Live(console=out, transient=True, refresh_per_second=12) as live:
+        shown = ""
+        for event in stream:
+            if isinstance(event, Answer):
+                answer = event
+            else:
+                shown += event
+                live.update(Text(shown, style="dim"))
+    _print_answer(answer)
 
 
 @app.command()
@@ -332,7 +348,8 @@ def feedback_export(
 
 def _print_answer(answer: Answer) -> None:
     label = _VERDICT_LABEL[answer.verdict]
-    out.print(f"[{_VERDICT_STYLE[answer.verdict]}]● {label}[/]  [dim]confidence {answer.confidence:.2f}[/dim]\n")
+    style = _VERDICT_STYLE[answer.verdict]
+    out.print(f"[{style}]● {label}[/]  [dim]confidence {answer.confidence:.2f} · {answer.mode}[/dim]\n")
     out.print(escape(answer.text), highlight=False)
     if answer.notice:
         out.print(f"\n[yellow]{escape(answer.notice)}[/yellow]")

@@ -78,7 +78,7 @@ class ExtractiveAnswerer:
         for cand in chosen:
             chunk_id = str(cand.chunk.id)
             if chunk_id not in citations:
-                citations[chunk_id] = _citation(len(citations) + 1, cand.chunk)
+                citations[chunk_id] = citation_for(len(citations) + 1, cand.chunk)
             cite = citations[chunk_id]
             cite.snippet = (cite.snippet + " " + cand.unit.text).strip() if cand.unit.kind != "code" else cite.snippet
             sentences.append(AnswerSentence(cand.unit.text, cite.n, round(cand.score, 4), cand.unit.kind))
@@ -238,7 +238,7 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a | b else 0.0
 
 
-def _citation(n: int, chunk: Document) -> Citation:
+def citation_for(n: int, chunk: Document) -> Citation:
     meta = chunk.metadata
     return Citation(
         n=n,

