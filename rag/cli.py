@@ -228,6 +228,7 @@ def eval_run(
     run_dir: Annotated[Path | None, typer.Option("--out", help=_RUN_DIR_HELP)] = None,
     fail_under: Annotated[str | None, typer.Option(help=_GATE_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    mode: Annotated[AnswerMode | None, typer.Option(help="Answer mode to evaluate (env KBQA_ANSWER_MODE).")] = None,
 ) -> None:
     """Run an eval set through the pipeline and score retrieval, answers, citations, abstention, latency."""
     from rag.evaluation import evaluate, load_eval_set, summarize
@@ -235,7 +236,7 @@ def eval_run(
     items = load_eval_set(evalset)
     _run_eval(
         ctx,
-        lambda pipeline, progress: evaluate(pipeline, items, progress),
+        lambda pipeline, progress: evaluate(pipeline, items, progress, mode),
         lambda pipeline: summarize([], pipeline.settings.top_k),
         len(items),
         run_dir,

@@ -106,15 +106,16 @@ def score_item(
     retrieved_ids = {r.chunk_id for r in answer.retrieved}
     cited_articles = {c.article_id for c in answer.citations}
     by_number = {c.n: c for c in answer.citations}
-    cited = [
-        (s.text, by_number[s.citation])
-        for s in answer.sentences
-        if s.kind != "code" and s.citation in by_number and tokenize(claim(s.text))
-    ]
+    claims = [s for s in answer.sentences if s.kind != "code" and tokenize(claim(s.text))]
+    cited = [(s.text, by_number[s.citation]) for s in claims if s.citation in by_number]
     checks = scorer.check_many([t for t, _ in cited], [chunk_texts.get(c.chunk_id, "") for _, c in cited])
     sentences = [
         support_row(text, support, citation=c.n, article_id=c.article_id, chunk_id=c.chunk_id)
         for (text, c), support in zip(cited, checks, strict=True)
+    ] + [  # a generated sentence left without a citation: no source supports it
+        support_row(s.text, Support(False, s.support, 0.0, 0.0, "", s.support_reason or "cites no source"))
+        for s in claims
+        if s.citation not in by_number
     ]
     row: dict[str, Any] = {
         "id": item.id,
@@ -208,8 +209,14 @@ class EvalRun:
         return folder
 
 
-def evaluate(pipeline: Any, items: Sequence[EvalItem], progress: Callable[[int, int], None] | None = None) -> EvalRun:
+def evaluate(
+    pipeline: Any,
+    items: Sequence[EvalItem],
+    progress: Callable[[int, int], None] | None = None,
+    mode: str | None = None,
+) -> EvalRun:
     """Run every question through ``pipeline.ask`` and score it; one failing question does not stop the run."""
+    mode = mode or pipeline.settings.answer_mode
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     k = pipeline.settings.top_k
     got = pipeline.index.collection.get(include=["documents"])
@@ -219,7 +226,7 @@ def evaluate(pipeline: Any, items: Sequence[EvalItem], progress: Callable[[int, 
     rows: list[dict[str, Any]] = []
     for done, item in enumerate(items, 1):
         try:
-            rows.append(score_item(item, pipeline.ask(item.question), chunk_texts, k, pipeline.grounding))
+            rows.append(score_item(item, pipeline.ask(item.question, mode=mode), chunk_texts, k, pipeline.grounding))
         except KbqaError as exc:
             rows.append({"id": item.id, "question": item.question, "answerable": item.answerable, "error": str(exc)})
         if progress:
@@ -229,7 +236,8 @@ def evaluate(pipeline: Any, items: Sequence[EvalItem], progress: Callable[[int, 
         "settings": pipeline.settings.public(),
         "corpus_fingerprint": ids_fingerprint(list(chunk_texts)),
         "chunks": len(chunk_texts),
-        "answer_mode": "extractive",
+        "answer_mode": mode,
+        "llm": {k: v for k, v in pipeline.settings.public().items() if k.startswith("llm_")} if mode == "llm" else None,
         "kind": "questions",
     }
     return EvalRun(rows, summarize(rows, k), config)

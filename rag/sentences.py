@@ -54,6 +54,11 @@ def split_units(text: str) -> list[Unit]:
     return units
 
 
+def sentences_of(text: str) -> list[str]:
+    """Every sentence of the text, list items split too (for matching claims, not for composing answers)."""
+    return [s for u in split_units(text) for s in ([u.text] if u.kind == "code" else _split_sentences(u.text))]
+
+
 def _split_sentences(paragraph: str) -> list[str]:
     protected = paragraph
     for abbr in _ABBREVIATIONS:

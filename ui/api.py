@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from rag.errors import IndexMismatchError, IndexNotFoundError, KbqaError, QuestionError
+from rag.settings import AnswerMode
 from ui.service import KbService
 
 
@@ -19,6 +20,7 @@ class AskRequest(BaseModel):
     k: int | None = Field(None, ge=1, le=50)
     tags: list[str] = Field(default_factory=list)
     history: list[str] = Field(default_factory=list, description="Earlier turns' `query` values, oldest first.")
+    mode: AnswerMode | None = Field(None, description="extractive or llm (needs an LLM configured); default: settings.")
 
 
 class SearchRequest(BaseModel):
@@ -41,7 +43,8 @@ def install(app: FastAPI, service: KbService) -> None:
 
     @router.post("/ask", summary="Answer a question from the KB with citations, or abstain")
     def ask(body: AskRequest) -> dict[str, Any]:
-        return service.pipeline.ask(body.question, k=body.k, tags=body.tags, history=body.history).to_dict()
+        answer = service.pipeline.ask(body.question, k=body.k, tags=body.tags, history=body.history, mode=body.mode)
+        return answer.to_dict()
 
     @router.post("/search", summary="Ranked articles with the matching passage and matched terms")
     def search(body: SearchRequest) -> dict[str, Any]:
