@@ -107,6 +107,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     env.update(
         HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False", GRADIO_ANALYTICS_ENABLED="False"
     )
+    env["KBQA_LLM_PROVIDER"] = "local"  # shows the answer-mode switch; answers stay extractive unless switched
     log = work / "server.log"
     command = [sys.executable, "-m", "rag.cli", "--index-dir", str(index_dir), "--corpus-dir", str(corpus)]
     with log.open("wb") as out:
@@ -268,6 +269,22 @@ def test_evaluate_tab_runs_an_eval_set_and_checks_answers(session: Session, tmp_
     checked = page.locator("#kbqa-eval-result[data-kind='answers']")
     expect(checked).to_contain_text("1 answers checked")
     expect(page.locator("#kbqa-eval-table")).to_contain_text("port 9999")
+
+
+@pytest.mark.llm
+def test_llm_mode_streams_and_shows_the_checked_answer(session: Session) -> None:
+    """Switched to llm, the chat streams the local model's text, then the checked answer and its badge."""
+    page = session.page
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#kbqa-new-chat").click()
+    page.locator("#kbqa-mode").get_by_label("llm").check()
+    answer = _ask(page, "Is kube-proxy a CNI plugin?")
+    # Either the model's sentences with the unsupported ones marked, or the extractive fallback with its notice.
+    expect(answer).to_contain_text(re.compile(r"\[not in the sources\]|\[1\]"))
+    badge = page.locator("#kbqa-badge")
+    expect(badge.locator(".kbqa-mode")).to_contain_text(re.compile(r"· (llm|extractive \(LLM fallback\))"))
+    expect(badge.locator(".kbqa-notice")).to_contain_text(re.compile("marked|extractive answer instead"))
+    page.locator("#kbqa-mode").get_by_label("extractive").check()
 
 
 def test_page_loaded_nothing_from_outside_localhost(session: Session) -> None:

@@ -28,6 +28,7 @@ def badge(answer: Answer | None) -> str:
         f"<div id='kbqa-badge' class='kbqa-badge {answer.verdict}' data-verdict='{answer.verdict}'>"
         f"<span style='background:{colour}' class='kbqa-pill'>● {label}</span>"
         f" <span class='kbqa-conf'>confidence {answer.confidence:.2f}</span>"
+        + (f" <span class='kbqa-mode'>· {html.escape(answer.mode)}</span>" if answer.mode != "extractive" else "")
         + (f"<div class='kbqa-notice'>{html.escape(answer.notice)}</div>" if answer.notice else "")
         + (
             f"<div class='kbqa-query'>Searched as: {html.escape(answer.query)}</div>"
