@@ -123,6 +123,7 @@ def score_item(
         "answerable": item.answerable,
         "expected": item.source_ids,
         "verdict": answer.verdict,
+        "mode": answer.mode,
         "confidence": answer.confidence,
         "answer": answer.text,
         "retrieved_articles": ranked,
@@ -181,6 +182,9 @@ def summarize(rows: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
         **latency_summary(ok),
         "answer_chars": mean("answer_chars", answered),
     }
+    generated = [r for r in answered if r.get("mode", "extractive") != "extractive"]
+    if generated:  # LLM mode: how often the generated answer was kept rather than replaced by the extractive one
+        summary["llm_kept_rate"] = round(sum(r["mode"] == "llm" for r in generated) / len(generated), 4)
     return summary
 
 
