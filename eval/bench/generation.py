@@ -1,7 +1,7 @@
 """LLM benchmark: time to first token, generation speed and answer latency of the local model in kbqa.
 
-    python eval/bench/llm.py                      # bundled SmolLM2 (llama.cpp), 20 answerable eval questions
-    python eval/bench/llm.py --questions 40
+    python eval/bench/generation.py                      # bundled SmolLM2 (llama.cpp), 20 answerable eval questions
+    python eval/bench/generation.py --questions 40
 
 Uses the index in .kbqa (run `kbqa ingest` first) and needs the `local` extra. Every question goes through
 `Pipeline.ask_stream(mode="llm")` in one warm process: retrieval, prompt, streamed generation, verification.
