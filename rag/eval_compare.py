@@ -11,6 +11,7 @@ from rag.eval_report import failed
 from rag.evaluation import EvalSetError
 
 _LOWER_IS_BETTER = ("latency", "errors", "unsupported_sentences")
+_NEUTRAL = ("questions", "answerable", "unanswerable", "answers", "sentences", "answer_chars")
 _WATCHED = ("verdict", "hit@1", "grounded", "must_include", "expected_supported", "citation_valid")
 
 
@@ -66,6 +67,8 @@ def _warnings(a: Run, b: Run) -> list[str]:
         )
     if a.config.get("kind") != b.config.get("kind"):
         out.append("> **Warning:** one run scored questions, the other checked answers; few metrics compare.")
+    if a.config.get("answer_mode") != b.config.get("answer_mode"):
+        out.append(f"> Answer mode: {a.config.get('answer_mode')} → {b.config.get('answer_mode')}")
     sa, sb = a.config.get("settings", {}), b.config.get("settings", {})
     changed = [f"{k}: {sa.get(k)} → {sb.get(k)}" for k in sorted(set(sa) | set(sb)) if sa.get(k) != sb.get(k)]
     if changed:
@@ -96,6 +99,8 @@ def _delta(name: str, a: Run, b: Run) -> str:
     va, vb = a.summary.get(name), b.summary.get(name)
     if not isinstance(va, int | float) or not isinstance(vb, int | float) or va == vb:
         return ""
+    if name in _NEUTRAL:
+        return f"{vb - va:+.4g}"
     better = (vb < va) if name.startswith(_LOWER_IS_BETTER) else (vb > va)
     return f"{vb - va:+.4g} {'✅' if better else '❌'}"
 
