@@ -7,6 +7,7 @@ similarity) and deciding when the KB does not answer at all.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,7 +100,7 @@ class ExtractiveAnswerer:
         )
 
     def _candidates(self, chunks: list[Document], weights: dict[str, float]) -> list[_Candidate]:
-        total = sum(weights.values()) or 1.0
+        total = math.fsum(weights.values()) or 1.0
         out: list[_Candidate] = []
         for rank, chunk in enumerate(chunks):
             if str(chunk.metadata.get("section", "")).split(" > ")[-1].strip().lower() in _NON_ANSWER_SECTIONS:
@@ -113,7 +114,8 @@ class ExtractiveAnswerer:
                     continue
                 matched = (tokens | section_terms) & weights.keys()
                 own = tokens & weights.keys()
-                coverage = (sum(weights[t] for t in matched) + sum(weights[t] for t in own)) / (2 * total)
+                # fsum: sums over sets must not depend on hash order, or equal sentences tie-break per process
+                coverage = (math.fsum(weights[t] for t in matched) + math.fsum(weights[t] for t in own)) / (2 * total)
                 score = coverage * (0.5 + 0.5 * max(dense, 0.0)) / (1 + _RANK_DECAY * rank)
                 if unit.kind == "code":
                     score *= 0.5  # commands support an answer; they rarely are one
@@ -172,12 +174,12 @@ def confidence_score(chunks: list[Document], weights: dict[str, float]) -> float
     if not chunks:
         return 0.0
     dense = max(float(c.metadata.get("dense_score", 0.0)) for c in chunks)
-    total = sum(weights.values())
+    total = math.fsum(weights.values())
     coverage = 0.0
     if total:
         for chunk in chunks[:_CONFIDENCE_CHUNKS]:
             found = frozenset(tokenize(chunk.page_content)) & weights.keys()
-            coverage = max(coverage, sum(weights[t] for t in found) / total)
+            coverage = max(coverage, math.fsum(weights[t] for t in found) / total)
     return 0.5 * max(dense, 0.0) + 0.5 * coverage
 
 
