@@ -45,6 +45,9 @@ _PROMPT = ChatPromptTemplate.from_messages(
 )
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _AFTER_CITATION = re.compile(r"(\[\d+(?:\s*,\s*\d+)*\][.!?]?)[ \t]+(?=\S)")
+_VERB = r"(?:is|are|isn't|aren't|was|were|does|doesn't|can|cannot|can't|will|has|have)"
+_PRONOUN = re.compile(rf"^(?:it|this|they|these)\s+(?={_VERB}\b)", re.IGNORECASE)
+_SUBJECT = re.compile(rf"^(.{{1,60}}?)\s{_VERB}\s", re.IGNORECASE)
 _SOURCE_TAG = re.compile(r"</?source\b", re.IGNORECASE)
 
 
@@ -143,6 +146,7 @@ class LlmAnswerer:
         bodies = [chunk_body(c) for c in chunks]
         removed: list[int] = []
         out: list[_Checked] = []
+        subject = ""
         # A citation closes a claim: "…plugin [1]. kube-proxy …" is two sentences even without a capital.
         text = _AFTER_CITATION.sub(r"\1\n", raw.replace(NOT_COVERED, ""))
         for unit in split_units(text):
@@ -153,11 +157,26 @@ class LlmAnswerer:
             if unit.kind == "code" or not tokenize(claim(text)):
                 out.append(_Checked(text, valid[0] if valid else None, None, unit.kind))
                 continue
+            # "It is …" is checked as what "it" is: the subject of the sentence before.
+            checked_text = _PRONOUN.sub(subject + " ", claim(text), count=1) if subject else text
+            subject = _subject(claim(text)) or subject
             # Cited sources first; a sentence that cites nothing is checked against all of them.
             candidates = valid or list(range(len(chunks)))
-            best, support = self.scorer.best(text, [bodies[i] for i in candidates])
+            best, support = self.scorer.best(checked_text, [bodies[i] for i in candidates])
+            if valid and not support.supported:  # a wrong [n] is common: another source may support it
+                other, elsewhere = self.scorer.best(checked_text, bodies)
+                if elsewhere.supported:
+                    candidates, best, support = list(range(len(chunks))), other, elsewhere
             out.append(_Checked(text, candidates[best] if best >= 0 else None, support, unit.kind))
         return out, sorted(set(removed))
+
+
+def _subject(sentence: str) -> str:
+    """The subject a following "it"/"they" refers to: "kube-proxy" in "kube-proxy is not a CNI plugin"."""
+    match = _SUBJECT.match(sentence)
+    if not match or _PRONOUN.match(sentence):
+        return ""
+    return match.group(1).strip()
 
 
 def _render(sentences: Sequence[AnswerSentence]) -> str:

@@ -46,7 +46,20 @@ _NOT_FACTS = frozenset({"e.g", "i.e", "etc", "vs"})
 _CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|cannot|neither|nor)\b|n't\b", re.IGNORECASE)
 CONTRADICTED = "the source says the opposite (negation)"
-NEAR_VERBATIM = 0.9  # share of the sentence's terms a passage must hold for a polarity flip to count
+NEAR_VERBATIM = 0.9
+_MAIN_VERB = re.compile(
+    r"\b(?:is|are|isn't|aren't|was|were|does|doesn't|do|don't|can|cannot|can't|will|won't|must|should|has|have)\b",
+    re.IGNORECASE,
+)
+_VERB_BASE = {"isn't": "is", "aren't": "are", "doesn't": "does", "don't": "do", "cannot": "can", "can't": "ca",
+              "won't": "wo"}  # fmt: skip
+_SUBORDINATE = re.compile(
+    r"(?:once|if|when|whenever|after|before|while|although|though|because|since|unless|as|until)\b", re.IGNORECASE
+)
+_COPULAR_HEAD = re.compile(
+    r"[^,;:.]{1,60}?\s(?:is|are|isn't|aren't|was|were)\s(?:not\s)?[^,;:.]{1,60}?(?=\s(?:that|which|who|used|to|for|in|on|with|and|because|so)\s)",
+    re.IGNORECASE,
+)  # share of the sentence's terms a passage must hold for a polarity flip to count
 _VERDICT = re.compile(r"^(?:yes|no)\b[.,:;!]*\s*", re.IGNORECASE)
 
 
@@ -85,6 +98,28 @@ def missing_facts(sentence: str, source: str) -> list[str]:
     haystack = source.lower()
     facts = {f.lower() for f in _facts(sentence)} - _NOT_FACTS
     return sorted(f for f in facts if f not in haystack)
+
+
+def main_clause(sentence: str) -> str:
+    """ "kube-proxy is a Kubernetes plugin" of "kube-proxy is a Kubernetes plugin that sets up …"; "" if none."""
+    if _SUBORDINATE.match(sentence):  # "Once X is enabled, it can't …": the head is not the claim
+        return ""
+    match = _COPULAR_HEAD.match(sentence)
+    return match.group(0).strip() if match and match.end() < len(sentence.rstrip(". ")) else ""
+
+
+def _flipped(claim_text: str, near: list[str]) -> bool:
+    """A source sentence with the claim's words and verb says the opposite ("is not" for "is").
+
+    Sharing the verb keeps "Let me clarify the roles of kube-proxy and a CNI plugin" (no "is") from
+    contradicting "kube-proxy is not a CNI plugin".
+    """
+    match = _MAIN_VERB.search(claim_text)
+    if not match:
+        return False
+    verb = _VERB_BASE.get(match.group(0).lower(), match.group(0).lower())
+    stated = re.compile(rf"\b{verb}(?:n't|not)?\b", re.IGNORECASE)
+    return any(negated(u) != negated(claim_text) for u in near if stated.search(u))
 
 
 def negated(text: str) -> bool:
@@ -170,13 +205,21 @@ class GroundednessScorer:
         reason = ""
         if missing := missing_facts(sentence, source):
             reason = "not in the source: " + ", ".join(missing)
-        elif any(negated(w) != negated(sentence) for w in near):
+        elif _flipped(sentence, near) or self._flipped_head(sentence, windows[:units]):
             reason = CONTRADICTED
         elif nli is not None and nli < NLI_THRESHOLD:
             reason = f"NLI entailment {nli:.2f}"
         elif nli is None and score < self.threshold:
             reason = f"weak support {score:.2f}"
         return Support(not reason, round(score, 4), round(lexical, 4), round(semantic, 4), evidence, reason, nli)
+
+    @staticmethod
+    def _flipped_head(sentence: str, units: list[str]) -> bool:
+        """"X is a Y …" where a source sentence says X is not … Y: the polarity check on the main clause."""
+        head = main_clause(sentence)
+        if not head:
+            return False
+        return _flipped(head, [u for u in units if lexical_support(head, u) >= NEAR_VERBATIM])
 
     def _windows(self, source: str) -> tuple[list[str], np.ndarray, int]:
         """Source sentences and adjacent pairs (a claim often spans two), embedded once per source text."""
