@@ -215,7 +215,7 @@ class GroundednessScorer:
 
     @staticmethod
     def _flipped_head(sentence: str, units: list[str]) -> bool:
-        """"X is a Y …" where a source sentence says X is not … Y: the polarity check on the main clause."""
+        """ "X is a Y …" where a source sentence says X is not … Y: the polarity check on the main clause."""
         head = main_clause(sentence)
         if not head:
             return False
