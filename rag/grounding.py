@@ -108,6 +108,20 @@ def main_clause(sentence: str) -> str:
     return match.group(0).strip() if match and match.end() < len(sentence.rstrip(". ")) else ""
 
 
+def _near(text: str, windows: list[str], unit_terms: list[frozenset[str]]) -> list[str]:
+    """Source sentences holding (nearly) every term of ``text``."""
+    terms = set(tokenize(text))
+    if not terms:
+        return []
+    return [windows[i] for i, unit in enumerate(unit_terms) if len(terms & unit) / len(terms) >= NEAR_VERBATIM]
+
+
+def _flipped_head(sentence: str, windows: list[str], unit_terms: list[frozenset[str]]) -> bool:
+    """ "X is a Y …" where a source sentence says X is not … Y: the polarity check on the main clause."""
+    head = main_clause(sentence)
+    return bool(head) and _flipped(head, _near(head, windows, unit_terms))
+
+
 def _flipped(claim_text: str, near: list[str]) -> bool:
     """A source sentence with the claim's words and verb says the opposite ("is not" for "is").
 
@@ -166,7 +180,7 @@ class GroundednessScorer:
         self.threshold = threshold
         self.lexical_weight = lexical_weight
         self.nli = nli
-        self._cache: OrderedDict[str, tuple[list[str], np.ndarray, int]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[list[str], np.ndarray, list[frozenset[str]]]] = OrderedDict()
         self._cache_size = cache_size
 
     def check(self, sentence: str, source: str) -> Support:
@@ -190,7 +204,7 @@ class GroundednessScorer:
         return i, results[i]
 
     def _support(self, sentence: str, source: str, vector: np.ndarray) -> Support:
-        windows, matrix, units = self._windows(source)
+        windows, matrix, unit_terms = self._windows(source)
         if not windows:
             return Support(False, 0.0, 0.0, 0.0, "", "empty source")
         similarities = matrix @ vector
@@ -199,13 +213,12 @@ class GroundednessScorer:
         evidence = windows[order[0]]
         top = [windows[i] for i in order]
         lexical = lexical_support(sentence, " ".join(top))
-        near = [u for u in windows[:units] if lexical_support(sentence, u) >= NEAR_VERBATIM]
         score = self.lexical_weight * lexical + (1 - self.lexical_weight) * semantic
         nli = self.nli.entailment(evidence, sentence) if self.nli else None
         reason = ""
         if missing := missing_facts(sentence, source):
             reason = "not in the source: " + ", ".join(missing)
-        elif _flipped(sentence, near) or self._flipped_head(sentence, windows[:units]):
+        elif _flipped(sentence, _near(sentence, windows, unit_terms)) or _flipped_head(sentence, windows, unit_terms):
             reason = CONTRADICTED
         elif nli is not None and nli < NLI_THRESHOLD:
             reason = f"NLI entailment {nli:.2f}"
@@ -213,16 +226,11 @@ class GroundednessScorer:
             reason = f"weak support {score:.2f}"
         return Support(not reason, round(score, 4), round(lexical, 4), round(semantic, 4), evidence, reason, nli)
 
-    @staticmethod
-    def _flipped_head(sentence: str, units: list[str]) -> bool:
-        """ "X is a Y …" where a source sentence says X is not … Y: the polarity check on the main clause."""
-        head = main_clause(sentence)
-        if not head:
-            return False
-        return _flipped(head, [u for u in units if lexical_support(head, u) >= NEAR_VERBATIM])
+    def _windows(self, source: str) -> tuple[list[str], np.ndarray, list[frozenset[str]]]:
+        """Source sentences, then adjacent pairs (a claim often spans two), embedded once per source text.
 
-    def _windows(self, source: str) -> tuple[list[str], np.ndarray, int]:
-        """Source sentences and adjacent pairs (a claim often spans two), embedded once per source text."""
+        Also the terms of each sentence (the first ``len(terms)`` windows), for the polarity checks.
+        """
         key = hashlib.sha1(source.encode("utf-8")).hexdigest()
         if key in self._cache:
             self._cache.move_to_end(key)
@@ -230,10 +238,11 @@ class GroundednessScorer:
         units = sentences_of(source)
         windows = units + [f"{a} {b}" for a, b in itertools.pairwise(units)]
         matrix = np.asarray(self.embeddings.embed_documents(windows)) if windows else np.zeros((0, 1))
-        self._cache[key] = (windows, matrix, len(units))
+        terms = [frozenset(tokenize(u)) for u in units]
+        self._cache[key] = (windows, matrix, terms)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return windows, matrix, len(units)
+        return windows, matrix, terms
 
 
 class NliScorer:
