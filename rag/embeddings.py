@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
 from rag.errors import EmbeddingModelError
-from rag.settings import BUNDLED_MODEL
+from rag.settings import BUNDLED_MODEL, EmbeddingBackend
 
 
 def offline_environment() -> None:
@@ -42,10 +43,29 @@ def resolve_model_path(name: str) -> str:
     return name  # a hub id: works only if it is already in the local HF cache (downloads are off)
 
 
+_loading = threading.Lock()
+
+
+def load_embeddings(
+    name: str,
+    backend: EmbeddingBackend = "torch",
+    cache_dir: Path | None = None,
+    device: str = "cpu",
+    batch_size: int = 64,
+) -> Embeddings:
+    """Load the model once per process and share it between pipeline, UI and API requests.
+
+    The lock makes concurrent first requests wait for one load instead of each loading a copy.
+    """
+    with _loading:
+        return _load(name, backend, cache_dir, device, batch_size)
+
+
 @lru_cache(maxsize=4)
-def load_embeddings(name: str, device: str = "cpu", batch_size: int = 64) -> Embeddings:
-    """Load the model once per process and share it between pipeline, UI and API requests."""
+def _load(name: str, backend: EmbeddingBackend, cache_dir: Path | None, device: str, batch_size: int) -> Embeddings:
     offline_environment()
+    if backend != "torch":
+        return _load_onnx(name, backend, cache_dir or Path(".kbqa-models"))
     from langchain_huggingface import HuggingFaceEmbeddings
     from transformers.utils import logging as hf_logging
 
@@ -62,4 +82,24 @@ def load_embeddings(name: str, device: str = "cpu", batch_size: int = 64) -> Emb
             f"Cannot load embedding model '{name}' ({path}): {exc}. Use the default "
             f"'{BUNDLED_MODEL}' or point KBQA_EMBEDDING_MODEL at a local sentence-transformers folder "
             "(downloads are disabled)."
+        ) from exc
+
+
+def _load_onnx(name: str, backend: EmbeddingBackend, cache_dir: Path) -> Embeddings:
+    from rag.onnx_embeddings import OnnxEmbeddings
+
+    folder = Path(resolve_model_path(name))
+    if not folder.is_dir():
+        raise EmbeddingModelError(
+            f"The ONNX backend exports from a local model folder; '{name}' is not one. "
+            "Point KBQA_EMBEDDING_MODEL at a folder or set KBQA_EMBEDDING_BACKEND=torch."
+        )
+    try:
+        return OnnxEmbeddings(folder, cache_dir, "int8" if backend == "onnx-int8" else "fp32")
+    except EmbeddingModelError:
+        raise
+    except Exception as exc:
+        raise EmbeddingModelError(
+            f"Cannot export or load the ONNX model for '{name}' in {cache_dir}: {exc}. "
+            "Make that folder writable (KBQA_MODEL_CACHE_DIR) or set KBQA_EMBEDDING_BACKEND=torch."
         ) from exc

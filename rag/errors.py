@@ -25,10 +25,10 @@ class IndexNotFoundError(KbqaError):
 
     exit_code = 3
 
-    def __init__(self, index_dir: Path) -> None:
+    def __init__(self, index_dir: Path | str) -> None:
         super().__init__(
             f"No index found in {index_dir}. Run `kbqa ingest` to index corpus/ first "
-            "(or set KBQA_INDEX_DIR to where your index lives)."
+            "(or set KBQA_INDEX_DIR or KBQA_CHROMA_URL to where your index lives)."
         )
 
 
@@ -36,6 +36,12 @@ class IndexMismatchError(KbqaError):
     """The index was built with another embedding model or chunking than the current settings."""
 
     exit_code = 3
+
+
+class ChromaServerError(KbqaError):
+    """The configured Chroma server cannot be reached or its URL is invalid."""
+
+    exit_code = 4
 
 
 class QuestionError(KbqaError):

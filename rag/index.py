@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from rag.chunking import chunk_article, chunk_tags
-from rag.errors import IndexMismatchError, IndexNotFoundError, LoadError
+from rag.errors import ChromaServerError, IndexMismatchError, IndexNotFoundError, LoadError
 from rag.keyword_index import KeywordIndex, ids_fingerprint
 from rag.loaders import discover, load_article
 from rag.settings import Settings
@@ -66,45 +67,61 @@ class KnowledgeIndex:
 
     # -- opening ---------------------------------------------------------------------------
     def exists(self) -> bool:
+        if self.settings.chroma_url:
+            return True  # a server: whether the collection is there is asked in store()
         return (self.settings.chroma_dir / "chroma.sqlite3").is_file()
 
     def _client(self) -> Any:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if self.settings.chroma_url:
+            return _http_client(self.settings.chroma_url, chroma_settings)
         self.settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(
-            path=str(self.settings.chroma_dir), settings=ChromaSettings(anonymized_telemetry=False)
-        )
+        return chromadb.PersistentClient(path=str(self.settings.chroma_dir), settings=chroma_settings)
 
     def store(self, create: bool = False) -> Any:
         """The langchain Chroma store; raises IndexNotFoundError unless ``create``."""
         if self._store is not None:
             return self._store
         if not create and not self.exists():
-            raise IndexNotFoundError(self.settings.index_dir)
+            raise IndexNotFoundError(self.where)
         from langchain_chroma import Chroma
 
         client = self._client()
         names = {c.name for c in client.list_collections()}
         if not create and self.settings.collection not in names:
-            raise IndexNotFoundError(self.settings.index_dir)
+            raise IndexNotFoundError(self.where)
         store = Chroma(
             client=client,
             collection_name=self.settings.collection,
             embedding_function=_LazyEmbeddings(self._embeddings),
             collection_configuration={"hnsw": {"space": "cosine"}},
-            collection_metadata={"embedding_model": self.settings.embedding_model, "schema": SCHEMA_VERSION},
+            collection_metadata={
+                "embedding_model": self.settings.embedding_model,
+                "embedding_backend": self.settings.embedding_backend,
+                "schema": SCHEMA_VERSION,
+            },
         )
-        built_with = (store._collection.metadata or {}).get("embedding_model")
-        if built_with and built_with != self.settings.embedding_model:
-            raise IndexMismatchError(
-                f"The index in {self.settings.index_dir} was built with embedding model '{built_with}', "
-                f"but the settings say '{self.settings.embedding_model}'. Run `kbqa ingest --rebuild` to "
-                "re-embed the corpus, or change KBQA_EMBEDDING_MODEL back."
-            )
+        meta = store._collection.metadata or {}
+        for key in ("embedding_model", "embedding_backend"):
+            # Indexes from before backends were selectable were all built with torch.
+            built_with = meta.get(key, "torch" if key == "embedding_backend" else None)
+            wanted = getattr(self.settings, key)
+            if built_with and built_with != wanted:
+                raise IndexMismatchError(
+                    f"The index in {self.where} was built with {key.replace('_', ' ')} '{built_with}', but the "
+                    f"settings say '{wanted}'. Run `kbqa ingest --rebuild` to re-embed the corpus, or set "
+                    f"KBQA_{key.upper()}={built_with}."
+                )
         self._store = store
         return store
+
+    @property
+    def where(self) -> str:
+        """The index's location as a user would name it: a folder or a Chroma server URL."""
+        return self.settings.chroma_url or str(self.settings.index_dir)
 
     @property
     def collection(self) -> Any:
@@ -135,7 +152,7 @@ class KnowledgeIndex:
     def articles(self) -> list[dict[str, Any]]:
         """One row per indexed article: id, title, tags, updated, path, chunk count."""
         rows: dict[str, dict[str, Any]] = {}
-        for meta in self.collection.get(include=["metadatas"])["metadatas"]:
+        for meta in self._read_all(["metadatas"])["metadatas"]:
             row = rows.setdefault(
                 meta["article_id"],
                 {
@@ -260,7 +277,7 @@ class KnowledgeIndex:
 
     def _existing(self) -> dict[str, _StoredArticle]:
         stored: dict[str, _StoredArticle] = defaultdict(_StoredArticle)
-        got = self.collection.get(include=["metadatas"])
+        got = self._read_all(["metadatas"])
         for chunk_id, meta in zip(got["ids"], got["metadatas"], strict=True):
             entry = stored[meta["article_id"]]
             entry.ids.append(chunk_id)
@@ -268,8 +285,18 @@ class KnowledgeIndex:
             entry.source_path = meta["source_path"]
         return dict(stored)
 
+    def _read_all(self, include: list[str], page: int = 5000) -> dict[str, list[Any]]:
+        """Every chunk, read in pages: one unbounded get() of 100k chunks is slow and heavy over HTTP."""
+        out: dict[str, list[Any]] = {"ids": [], **{k: [] for k in include}}
+        total = self.count()
+        for offset in range(0, total, page):
+            got = self.collection.get(include=include, limit=page, offset=offset)
+            for key in out:
+                out[key].extend(got[key])
+        return out
+
     def _rebuild_keyword(self) -> KeywordIndex:
-        got = self.collection.get(include=["documents", "metadatas"])
+        got = self._read_all(["documents", "metadatas"])
         index = KeywordIndex.build(got["ids"], got["documents"], [m.get("tags", "") for m in got["metadatas"]])
         index.save(self.settings.keyword_dir)
         meta = dict(self.collection.metadata or {})
@@ -284,6 +311,27 @@ class KnowledgeIndex:
                 client.delete_collection(self.settings.collection)
         self._store = None
         self._keyword = None
+
+
+def _http_client(url: str, chroma_settings: Any) -> Any:
+    """A client for a Chroma server; fails with what to do when nothing answers at ``url``."""
+    import chromadb
+
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ChromaServerError(f"KBQA_CHROMA_URL '{url}' is not an http(s) URL; use e.g. http://localhost:8000.")
+    try:
+        return chromadb.HttpClient(
+            host=parts.hostname,
+            port=parts.port or (443 if parts.scheme == "https" else 80),
+            ssl=parts.scheme == "https",
+            settings=chroma_settings,
+        )
+    except Exception as exc:
+        raise ChromaServerError(
+            f"Cannot reach the Chroma server at {url}: {exc}. Start it (`chroma run --path DIR --port PORT`) "
+            "or unset KBQA_CHROMA_URL to use the embedded index."
+        ) from exc
 
 
 @dataclass

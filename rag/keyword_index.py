@@ -75,6 +75,7 @@ class KeywordIndex:
         self.ids = ids
         self._tags = tags
         self.fingerprint = fingerprint
+        self._masks: dict[str, np.ndarray] = {}
         csc = retriever.scores
         self._df = np.diff(np.asarray(csc["indptr"]))
         self._n_docs = int(csc["num_docs"])
@@ -132,13 +133,22 @@ class KeywordIndex:
             return []
         scores = self._bm25.get_scores(list(dict.fromkeys(query_tokens)))  # a word pasted 100 times counts once
         if tags:
-            wanted = set(tags)
-            mask = np.fromiter((bool(wanted & set(t.split(","))) for t in self._tags), bool, len(self._tags))
+            mask = np.zeros(len(self.ids), bool)
+            for tag in tags:
+                mask |= self._tag_mask(tag)
             scores = np.where(mask, scores, 0.0)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
         return [KeywordHit(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def _tag_mask(self, tag: str) -> np.ndarray:
+        """Chunks carrying ``tag``, computed once per tag (a Python pass over 100k chunks per query was slow)."""
+        mask = self._masks.get(tag)
+        if mask is None:
+            mask = np.fromiter((tag in t.split(",") for t in self._tags), bool, len(self._tags))
+            self._masks[tag] = mask
+        return mask
 
     def idf(self, token: str) -> float:
         """Inverse document frequency; a token the KB never uses gets the highest weight."""

