@@ -54,7 +54,7 @@ test: lint
 	$(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/python eval/bench/core.py
+	$(BIN)/python eval/bench/perf.py
 
 clean:
 	rm -rf $(VENV) .kbqa

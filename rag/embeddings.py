@@ -61,6 +61,11 @@ def load_embeddings(
         return _load(name, backend, cache_dir, device, batch_size)
 
 
+def model_loads() -> int:
+    """How many times this process loaded an embedding model: 1 in a healthy server, whatever the load."""
+    return _load.cache_info().misses
+
+
 @lru_cache(maxsize=4)
 def _load(name: str, backend: EmbeddingBackend, cache_dir: Path | None, device: str, batch_size: int) -> Embeddings:
     offline_environment()

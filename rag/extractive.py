@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from langchain_core.documents import Document
 
@@ -107,9 +108,8 @@ class ExtractiveAnswerer:
                 continue
             dense = float(chunk.metadata.get("dense_score", 0.0))
             # The section name is context for every sentence under it.
-            section_terms = frozenset(tokenize(str(chunk.metadata.get("section", ""))))
-            for unit in split_units(chunk_body(chunk)):
-                tokens = frozenset(tokenize(unit.text))
+            section_terms = terms_of(str(chunk.metadata.get("section", "")))
+            for unit, tokens in _units(chunk_body(chunk)):
                 if unit.kind != "code" and (len(tokens) < _MIN_UNIT_TOKENS or _LINK_ONLY.match(unit.text)):
                     continue
                 matched = (tokens | section_terms) & weights.keys()
@@ -166,6 +166,17 @@ class ExtractiveAnswerer:
         )
 
 
+# Chunks come back for many questions: their sentences and terms are worked out once per process.
+@lru_cache(maxsize=8192)
+def terms_of(text: str) -> frozenset[str]:
+    return frozenset(tokenize(text))
+
+
+@lru_cache(maxsize=8192)
+def _units(body: str) -> tuple[tuple[Unit, frozenset[str]], ...]:
+    return tuple((unit, terms_of(unit.text)) for unit in split_units(body))
+
+
 def confidence_score(chunks: list[Document], weights: dict[str, float]) -> float:
     """How likely it is that the KB answers the question, from two signals that fail differently:
     the best chunk's dense similarity (meaning) and the share of the question's IDF-weighted terms that
@@ -178,7 +189,7 @@ def confidence_score(chunks: list[Document], weights: dict[str, float]) -> float
     coverage = 0.0
     if total:
         for chunk in chunks[:_CONFIDENCE_CHUNKS]:
-            found = frozenset(tokenize(chunk.page_content)) & weights.keys()
+            found = terms_of(chunk.page_content) & weights.keys()
             coverage = max(coverage, math.fsum(weights[t] for t in found) / total)
     return 0.5 * max(dense, 0.0) + 0.5 * coverage
 

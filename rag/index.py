@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
@@ -140,14 +141,22 @@ class KnowledgeIndex:
     def count(self) -> int:
         return int(self.collection.count())
 
-    def get(self, ids: Sequence[str]) -> dict[str, Document]:
+    def get(self, ids: Sequence[str], similarity_to: Sequence[float] | None = None) -> dict[str, Document]:
+        """Chunks by id; with ``similarity_to``, each gets its cosine to that vector as ``dense_score``
+        (read in the same call, from the stored embeddings)."""
         if not ids:
             return {}
-        got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
-        return {
+        include = ["documents", "metadatas"] + (["embeddings"] if similarity_to is not None else [])
+        got = self.collection.get(ids=list(ids), include=include)
+        docs = {
             i: Document(id=i, page_content=doc, metadata=meta)
             for i, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
+        if similarity_to is not None:
+            query = np.asarray(similarity_to)
+            for i, vector in zip(got["ids"], got["embeddings"], strict=True):
+                docs[i].metadata["dense_score"] = float(np.dot(np.asarray(vector), query))
+        return docs
 
     def articles(self) -> list[dict[str, Any]]:
         """One row per indexed article: id, title, tags, updated, path, chunk count."""

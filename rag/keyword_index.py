@@ -51,8 +51,14 @@ def tokenize(text: str) -> list[str]:
     stop = _stopwords()
     out: list[str] = []
     for raw in _WORD.finditer(text):
-        token = raw.group().lower()
-        parts = _PART.findall(_CAMEL.sub(" ", raw.group()).lower())
+        word = raw.group()
+        token = word.lower()
+        if word.isalpha() and (word[1:].islower() or word.isupper()):
+            # A plain word (most of them): no compound or camel-case parts, so skip the regexes below.
+            if token not in stop and len(token) > 1:
+                out.append(token)
+            continue
+        parts = _PART.findall(_CAMEL.sub(" ", word).lower())
         if len(parts) > 1 or not token.isalpha():
             out.append(token)
         out.extend(p for p in parts if p not in stop and len(p) > 1)

@@ -11,11 +11,13 @@ import os
 import warnings
 from functools import lru_cache
 from pathlib import Path
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING
 
 from rag.errors import KbqaError
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 _EXTRA = {"local": "local", "openai": "openai", "azure": "openai", "ollama": "ollama"}
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 
@@ -19,7 +19,6 @@ from rag.embeddings import load_embeddings
 from rag.errors import QuestionError
 from rag.extractive import ExtractiveAnswerer
 from rag.followup import standalone_question
-from rag.generation import LlmAnswerer
 from rag.grounding import GroundednessScorer, NliScorer
 from rag.index import IngestReport, KnowledgeIndex, Progress
 from rag.keyword_index import tokenize
@@ -28,6 +27,9 @@ from rag.query import condense
 from rag.retrieval import HybridRetriever
 from rag.sentences import split_units
 from rag.settings import AnswerMode, Settings
+
+if TYPE_CHECKING:  # LLM mode's modules load only when it is used: they cost a second of start-up
+    from rag.generation import LlmAnswerer
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -94,6 +96,7 @@ class Pipeline:
 
     @cached_property
     def llm(self) -> LlmAnswerer:
+        from rag.generation import LlmAnswerer
         from rag.llm import chat_model
 
         return LlmAnswerer(chat_model(self.settings), self.grounding, self.settings.llm_unsupported)

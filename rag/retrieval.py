@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -73,8 +72,7 @@ class HybridRetriever(BaseRetriever):
         ranked = sorted((i for i in fused if fused[i] > 0), key=fused.__getitem__, reverse=True)
         chosen = self._diversify(ranked, docs, k)
         missing = [i for i in chosen if i not in docs]
-        docs.update(self.index.get(missing))
-        self._fill_dense_scores([docs[i] for i in missing if i in docs], vector)
+        docs.update(self.index.get(missing, similarity_to=vector))  # keyword-only hits get their cosine too
         result = []
         for chunk_id in chosen:
             if chunk_id not in docs:
@@ -99,16 +97,6 @@ class HybridRetriever(BaseRetriever):
             if len(chosen) == k:
                 break
         return chosen
-
-    def _fill_dense_scores(self, docs: list[Document], vector: list[float]) -> None:
-        """Cosine similarity for chunks only the keyword side found, from their stored embeddings."""
-        if not docs:
-            return
-        got = self.index.collection.get(ids=[d.id for d in docs], include=["embeddings"])
-        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
-        query = np.asarray(vector)
-        for doc in docs:
-            doc.metadata["dense_score"] = float(np.dot(np.asarray(by_id[doc.id]), query))
 
 
 def _where(tags: Sequence[str]) -> dict[str, Any] | None:

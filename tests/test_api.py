@@ -174,3 +174,17 @@ def test_login_protects_ui_and_api(locked_api: str) -> None:
     ok = httpx.post(locked_api + "/api/ask", json={"question": QUESTION}, auth=("support", "s3cret-pw"), timeout=60)
     assert ok.status_code == 200 and ok.json()["text"].startswith("No.")
     assert httpx.get(locked_api + "/", auth=("support", "s3cret-pw")).status_code == 200
+
+
+def test_eight_concurrent_clients_share_one_model(api: str) -> None:
+    """Concurrent requests all succeed with the same answer, and the server loaded the embedding model once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(_: int) -> httpx.Response:
+        return httpx.post(api + "/api/ask", json={"question": QUESTION}, timeout=120)
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(ask, range(16)))
+    assert [r.status_code for r in responses] == [200] * 16
+    assert len({r.json()["text"] for r in responses}) == 1
+    assert httpx.get(api + "/api/health").json()["embedding_model_loads"] == 1

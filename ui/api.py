@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from rag.embeddings import model_loads
 from rag.errors import IndexMismatchError, IndexNotFoundError, KbqaError, QuestionError
 from rag.settings import AnswerMode
 from ui.service import KbService
@@ -54,7 +55,9 @@ def install(app: FastAPI, service: KbService) -> None:
     def health() -> JSONResponse:
         if not service.ready():
             return JSONResponse({"status": "no_index", "message": "No index yet; run `kbqa ingest`."}, 503)
-        return JSONResponse({"status": "ok", "chunks": service.pipeline.index.count()})
+        return JSONResponse(
+            {"status": "ok", "chunks": service.pipeline.index.count(), "embedding_model_loads": model_loads()}
+        )
 
     @router.get("/articles", summary="Indexed articles: id, title, tags, updated, path, chunks")
     def articles() -> dict[str, Any]:
