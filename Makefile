@@ -53,7 +53,9 @@ lint: install-dev
 test: lint
 	$(BIN)/python -m pytest
 
+# All performance benchmarks (docs/PERFORMANCE.md); needs ../shared/corpora, about an hour on 2 cores.
 bench: install
+	$(PIP) install --quiet -e ".[bench]"
 	$(BIN)/python eval/bench/perf.py
 
 clean:

@@ -16,6 +16,7 @@ import json
 import os
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -97,7 +98,6 @@ class OnnxEmbeddings(Embeddings):
     """Mean- or CLS-pooled, normalised sentence embeddings from an exported model, as sentence-transformers does."""
 
     def __init__(self, model_dir: Path, cache_dir: Path, precision: Precision = "int8", threads: int = 0) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         config = _read_json(model_dir / "sentence_bert_config.json")
@@ -115,27 +115,41 @@ class OnnxEmbeddings(Embeddings):
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(int(config.get("max_seq_length", 256)))
         path = exported_model(model_dir, cache_dir, precision)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self._inputs = {i.name for i in self._session.get_inputs()}
+        # Documents: one single-threaded run per text on every core at once (measured 60 chunks/s on two
+        # cores, vs 46 for one run at a time on both cores, and 48 for padded batches of 8).
+        # Queries: one run on all cores, for the lowest latency of a single text.
+        self._workers = threads or os.cpu_count() or 1
+        self._bulk = _session(path, threads=1)
+        self._single = _session(path, threads=threads)
+        self._inputs = {i.name for i in self._single.get_inputs()}
         self._lock = threading.Lock()
         self.path = path
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [self._embed(t) for t in texts]
+        if len(texts) < 2 or self._workers == 1:
+            return [self.embed_query(t) for t in texts]
+        with ThreadPoolExecutor(self._workers) as pool:  # ONNX Runtime releases the GIL while it runs
+            return list(pool.map(lambda t: self._embed(self._bulk, t), texts))
 
     def embed_query(self, text: str) -> list[float]:
-        return self._embed(text)
+        with self._lock:  # concurrent requests queue here rather than oversubscribe the cores
+            return self._embed(self._single, text)
 
-    def _embed(self, text: str) -> list[float]:
-        # One text per run: measured faster than padded batches on CPU (no work spent on padding).
+    def _embed(self, session: Any, text: str) -> list[float]:
+        # One text per run, no padding: measured faster on CPU than padded batches.
         ids = np.asarray([self._tokenizer.encode(text).ids], dtype=np.int64)
         feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-        with self._lock:  # a session runs one request at a time on all its threads; queueing beats oversubscribing
-            hidden = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0][0]
+        hidden = session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0][0]
         vector = hidden[0] if self._pooling == "cls" else hidden.mean(axis=0)
         return (vector / max(float(np.linalg.norm(vector)), 1e-12)).tolist()
+
+
+def _session(path: Path, threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _read_json(path: Path) -> dict[str, Any]:
