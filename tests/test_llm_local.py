@@ -8,7 +8,6 @@ does with that — stream it, verify it, flag or fall back — not that the mode
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 
 from rag import Pipeline
 from rag.answer import Answer
+from rag.chroma_server import free_port
 from rag.llm import bundled_gguf
 
 pytestmark = [pytest.mark.integration, pytest.mark.llm]
@@ -70,16 +70,10 @@ def test_local_model_answers_over_several_questions_stay_verified(local: Pipelin
         assert answer.mode in ("llm", "extractive (LLM fallback)") and not answer.abstained
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server on the bundled GGUF, on a free localhost port."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf()), "--model_alias", "smollm2"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_batch", "512"]
@@ -119,7 +113,7 @@ def test_unreachable_endpoint_falls_back_with_a_notice(kb: Any) -> None:
     settings = kb.settings.model_copy(
         update={
             "llm_provider": "openai",
-            "llm_base_url": f"http://127.0.0.1:{_free_port()}/v1",
+            "llm_base_url": f"http://127.0.0.1:{free_port()}/v1",
             "llm_model": "none",
             "llm_timeout_s": 5.0,
         }
