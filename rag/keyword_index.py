@@ -50,12 +50,11 @@ def tokenize(text: str) -> list[str]:
     """
     stop = _stopwords()
     out: list[str] = []
-    for raw in _WORD.finditer(text):
-        word = raw.group()
+    for word in _WORD.findall(text):
         token = word.lower()
         if word.isalpha() and (word[1:].islower() or word.isupper()):
             # A plain word (most of them): no compound or camel-case parts, so skip the regexes below.
-            if token not in stop and len(token) > 1:
+            if len(token) > 1 and token not in stop:
                 out.append(token)
             continue
         parts = _PART.findall(_CAMEL.sub(" ", word).lower())

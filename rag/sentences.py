@@ -13,6 +13,7 @@ from typing import Literal
 UnitKind = Literal["sentence", "item", "code"]
 
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "min.", "max.", "no.", "fig.", "cf.")
+_ABBREVIATION = re.compile("|".join(re.escape(a) for a in _ABBREVIATIONS), re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])")
 _ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
@@ -60,8 +61,6 @@ def sentences_of(text: str) -> list[str]:
 
 
 def _split_sentences(paragraph: str) -> list[str]:
-    protected = paragraph
-    for abbr in _ABBREVIATIONS:
-        protected = re.sub(re.escape(abbr), abbr.replace(".", "\0"), protected, flags=re.IGNORECASE)
+    protected = _ABBREVIATION.sub(lambda m: m.group().replace(".", "\0"), paragraph)
     parts = _SENTENCE_END.split(protected)
     return [p.replace("\0", ".").strip() for p in parts if p.strip()]
