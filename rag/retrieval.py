@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -49,16 +48,14 @@ class HybridRetriever(BaseRetriever):
         k = k or self.k
         timings = timings if timings is not None else {}
         store = self.index.store()  # fails fast, before the model loads, when there is no index
-        keyword_index = self.index.keyword()
         t0 = time.perf_counter()
         vector = self.embeddings().embed_query(query)
         t1 = time.perf_counter()
-        # BM25 runs beside the Chroma query, which releases the GIL and leaves a core free (measured: the two
-        # overlap fully). The query embedding uses every core, so BM25 does not start before it ends.
-        keyword_job = _KEYWORD_POOL.submit(_timed, keyword_index.search, tokenize(query), self.candidates, tags)
         dense = store.similarity_search_by_vector_with_relevance_scores(vector, k=self.candidates, filter=_where(tags))
         t2 = time.perf_counter()
-        keyword, keyword_ms = keyword_job.result()
+        # Serial on purpose: BM25 in a thread beside the Chroma query slowed that query by more than BM25 takes.
+        keyword = self.index.keyword().search(tokenize(query), self.candidates, tags)
+        keyword_ms = (time.perf_counter() - t2) * 1e3
         timings.update(embed_ms=(t1 - t0) * 1e3, dense_ms=(t2 - t1) * 1e3, keyword_ms=keyword_ms)
 
         docs: dict[str, Document] = {}
@@ -101,15 +98,6 @@ class HybridRetriever(BaseRetriever):
             if len(chosen) == k:
                 break
         return chosen
-
-
-_KEYWORD_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kbqa-bm25")
-
-
-def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
-    started = time.perf_counter()
-    result = fn(*args)
-    return result, (time.perf_counter() - started) * 1e3
 
 
 def _where(tags: Sequence[str]) -> dict[str, Any] | None:
