@@ -195,6 +195,10 @@ class KnowledgeIndex:
         store = self.store(create=True)
         to_add, to_delete = self._plan(chunks_by_article, loaded_paths, roots, report)
         new_ids = {c.id for c in to_add}
+        if to_add and progress:  # shown while the model loads (the first run also exports it to ONNX)
+            progress("embedding model", 0, 1)
+            self._embeddings()
+            progress("embedding model", 1, 1)
         self._add(store, to_add, progress)
         stale = [i for i in to_delete if i not in new_ids]
         for start in range(0, len(stale), 5000):
