@@ -195,12 +195,16 @@ class KnowledgeIndex:
         store = self.store(create=True)
         to_add, to_delete = self._plan(chunks_by_article, loaded_paths, roots, report)
         new_ids = {c.id for c in to_add}
+        stale = [i for i in to_delete if i not in new_ids]
+        if to_add or stale:
+            # Intent first: an ingest killed from here on leaves the keyword index marked out of step, and the
+            # next open rebuilds it from Chroma (the fingerprint alone would still match the old chunk set).
+            self._set_keyword_fingerprint("pending")
         if to_add and progress:  # shown while the model loads (the first run also exports it to ONNX)
             progress("embedding model", 0, 1)
             self._embeddings()
             progress("embedding model", 1, 1)
         self._add(store, to_add, progress)
-        stale = [i for i in to_delete if i not in new_ids]
         for start in range(0, len(stale), 5000):
             store.delete(ids=stale[start : start + 5000])
         report.chunks_embedded = len(to_add)
@@ -312,10 +316,13 @@ class KnowledgeIndex:
         got = self._read_all(["documents", "metadatas"])
         index = KeywordIndex.build(got["ids"], got["documents"], [m.get("tags", "") for m in got["metadatas"]])
         index.save(self.settings.keyword_dir)
-        meta = dict(self.collection.metadata or {})
-        meta[_KW_FINGERPRINT] = ids_fingerprint(got["ids"])
-        self.collection.modify(metadata=meta)
+        self._set_keyword_fingerprint(ids_fingerprint(got["ids"]))
         return index
+
+    def _set_keyword_fingerprint(self, value: str) -> None:
+        meta = dict(self.collection.metadata or {})
+        meta[_KW_FINGERPRINT] = value
+        self.collection.modify(metadata=meta)
 
     def _drop(self) -> None:
         if self.exists():
