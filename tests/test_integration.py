@@ -184,3 +184,43 @@ def test_long_pasted_log_finds_the_article(kb: Pipeline) -> None:
     log = f"{noise}\n{error}\n{noise}"
     assert len(log) > 10_000
     assert kb.search(log, k=5)[0].article_id == "aks-workload-identity-troubleshooting"
+
+
+def test_duplicate_article_id_is_reported_and_the_first_file_kept(tmp_path: Path, corpus_copy: Path) -> None:
+    """Two files claiming one id: the second is skipped with both paths named; nothing else is lost."""
+    (corpus_copy / "zz-copy.md").write_text("---\nid: rmm-vs-dex\ntitle: Impostor\n---\nOther text.\n")
+    pipeline = Pipeline(load_settings(index_dir=tmp_path / "idx", corpus_dir=corpus_copy))
+    report = pipeline.ingest()
+    reasons = {Path(f.path).name: f.reason for f in report.failures}
+    assert "duplicate article id 'rmm-vs-dex'" in reasons["zz-copy.md"] and "rmm-vs-dex.md" in reasons["zz-copy.md"]
+    assert report.articles == 22
+    titles = {a["article_id"]: a["title"] for a in pipeline.index.articles()}
+    assert titles["rmm-vs-dex"] != "Impostor"
+
+
+def test_a_5_mb_article_is_indexed(tmp_path: Path) -> None:
+    """A 5 MB article goes through (chunk_size at its maximum keeps the test short: ~650 chunks)."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    paragraph = "Routine notes about cluster upkeep, node pools and patch windows for the support team. " * 6
+    sections = [f"## Section {i}\n\n" + "\n\n".join([paragraph] * 95) for i in range(100)]
+    text = "---\nid: big\ntitle: Big article\n---\n" + "\n\n".join(sections) + "\n\nError XQZ-4242 is the needle.\n"
+    (corpus / "big.md").write_text(text, encoding="utf-8")
+    assert 4_500_000 < (corpus / "big.md").stat().st_size <= 5_000_000
+    pipeline = Pipeline(load_settings(index_dir=tmp_path / "idx", corpus_dir=corpus, chunk_size=8000))
+    report = pipeline.ingest()
+    assert report.ok and report.articles == 1 and report.chunks_total > 500
+    assert pipeline.search("XQZ-4242")[0].article_id == "big"
+
+
+@pytest.mark.parametrize(
+    "question", ["kube-proxy ist ein CNI-Plugin?", "kube-proxy は CNI プラグインですか？", "¿Qué es kube-proxy?"]
+)
+def test_non_english_questions_get_an_answer_or_a_plain_abstention(kb: Pipeline, question: str) -> None:
+    """No crash and no invented support: either cited answer or the abstention with nearest articles."""
+    answer = kb.ask(question)
+    assert answer.verdict in ("answered", "low_confidence", "abstained")
+    if answer.verdict == "abstained":
+        assert answer.text.startswith("The KB has no article") and not answer.citations
+    else:
+        assert answer.citations and answer.citations[0].article_id == "kube-proxy-vs-cni-plugin"
