@@ -182,3 +182,11 @@ def test_eight_concurrent_clients_share_one_model(api: str) -> None:
     assert [r.status_code for r in responses] == [200] * 16
     assert len({r.json()["text"] for r in responses}) == 1
     assert httpx.get(api + "/api/health").json()["embedding_model_loads"] == 1
+
+
+def test_wrong_content_type_and_oversized_body_are_400(api: str) -> None:
+    """A form or text body instead of JSON, and a 5 MB question, get a 400 with a message, not a 5xx."""
+    as_text = httpx.post(api + "/api/ask", content=b"question=hi", headers={"content-type": "text/plain"})
+    assert as_text.status_code == 400 and as_text.json()["message"]
+    huge = httpx.post(api + "/api/ask", json={"question": "word " * 1_000_000}, timeout=60)
+    assert huge.status_code == 400 and "limit" in huge.json()["message"]
