@@ -10,7 +10,7 @@ from pathlib import Path
 from langchain_core.embeddings import Embeddings
 
 from rag.errors import EmbeddingModelError
-from rag.settings import BUNDLED_MODEL, EmbeddingBackend
+from rag.settings import BUNDLED_MODEL, EmbeddingBackend, default_model_cache
 
 
 def offline_environment() -> None:
@@ -70,7 +70,7 @@ def model_loads() -> int:
 def _load(name: str, backend: EmbeddingBackend, cache_dir: Path | None, device: str, batch_size: int) -> Embeddings:
     offline_environment()
     if backend != "torch":
-        return _load_onnx(name, backend, cache_dir or Path(".kbqa-models"))
+        return _load_onnx(name, backend, cache_dir or default_model_cache())
     from langchain_huggingface import HuggingFaceEmbeddings
     from transformers.utils import logging as hf_logging
 

@@ -154,9 +154,7 @@ class Settings(BaseSettings):
 
     @property
     def model_cache(self) -> Path:
-        if self.model_cache_dir:
-            return self.model_cache_dir
-        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kbqa"
+        return self.model_cache_dir or default_model_cache()
 
     @property
     def feedback_path(self) -> Path:
@@ -165,6 +163,11 @@ class Settings(BaseSettings):
     def public(self) -> dict[str, object]:
         """Settings safe to store with feedback or show: no credentials."""
         return self.model_dump(mode="json", exclude={"auth"})
+
+
+def default_model_cache() -> Path:
+    """Where exported models live unless model_cache_dir says otherwise: the user's cache, shared by indexes."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kbqa"
 
 
 def _config_file() -> Path | None:

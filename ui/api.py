@@ -62,7 +62,7 @@ def install(app: FastAPI, service: KbService) -> None:
     @router.get("/articles", summary="Indexed articles: id, title, tags, updated, path, chunks")
     def articles() -> dict[str, Any]:
         if not service.ready():
-            raise IndexNotFoundError(service.settings.index_dir)
+            raise IndexNotFoundError(service.pipeline.index.where)
         return {"articles": service.pipeline.index.articles()}
 
     app.include_router(router)

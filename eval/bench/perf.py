@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -184,23 +185,29 @@ def w_backend(backend: str, corpus: Path, max_chunks: int) -> dict[str, Any]:
 
 
 # -- scale corpora --------------------------------------------------------------------------------------------
-def copy_articles(source: Path, target: Path, max_chunks: int, settings: Any) -> list[str]:
-    """Copy articles from ``source`` until ``max_chunks`` chunks; return those chunks' texts."""
+def chunked_pages(source: Path, settings: Any) -> Iterator[tuple[Path, list[str]]]:
+    """Each loadable page under ``source`` with its chunk texts, chunked as ingest chunks it."""
     from rag.chunking import chunk_article
     from rag.errors import LoadError
     from rag.loaders import discover, load_article
 
-    target.mkdir(parents=True, exist_ok=True)
-    texts: list[str] = []
     for path in discover([source]):
         try:
-            chunks = chunk_article(load_article(path, settings.max_file_bytes), settings.chunk_size, 100)
+            article = load_article(path, settings.max_file_bytes)
         except LoadError:
             continue
+        yield path, [c.page_content for c in chunk_article(article, settings.chunk_size, settings.chunk_overlap)]
+
+
+def copy_articles(source: Path, target: Path, max_chunks: int, settings: Any) -> list[str]:
+    """Copy articles from ``source`` until ``max_chunks`` chunks; return those chunks' texts."""
+    target.mkdir(parents=True, exist_ok=True)
+    texts: list[str] = []
+    for path, chunks in chunked_pages(source, settings):
         if texts and len(texts) + len(chunks) > max_chunks:
             break
         shutil.copy(path, target / f"{len(texts):06d}-{path.name}")
-        texts.extend(c.page_content for c in chunks)
+        texts.extend(chunks)
     return texts
 
 
@@ -231,18 +238,9 @@ def build_scale_corpus(target: Path, size: int) -> int:
     import yaml
 
     from rag import load_settings
-    from rag.chunking import chunk_article
-    from rag.errors import LoadError
-    from rag.loaders import default_id, discover, load_article
+    from rag.loaders import default_id
 
-    settings = load_settings()
-    pages: list[tuple[Path, int]] = []
-    for path in discover([SHARED]):
-        try:
-            n = len(chunk_article(load_article(path, settings.max_file_bytes), settings.chunk_size, 100))
-        except LoadError:
-            continue
-        pages.append((path, n))
+    pages = [(path, len(chunks)) for path, chunks in chunked_pages(SHARED, load_settings())]
     target.mkdir(parents=True, exist_ok=True)
     total, copy = 0, 0
     while total < size:
