@@ -38,6 +38,12 @@ class IndexMismatchError(KbqaError):
     exit_code = 3
 
 
+class IndexBusyError(KbqaError):
+    """Another ingest holds the index folder's lock."""
+
+    exit_code = 5
+
+
 class ChromaServerError(KbqaError):
     """The configured Chroma server cannot be reached or its URL is invalid."""
 

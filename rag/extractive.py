@@ -17,6 +17,7 @@ from langchain_core.documents import Document
 
 from rag.answer import Answer, AnswerSentence, Citation, NearestArticle, RetrievedChunk, Verdict
 from rag.chunking import chunk_body
+from rag.injection import plain_citations
 from rag.keyword_index import tokenize
 from rag.sentences import Unit, split_units
 
@@ -83,7 +84,8 @@ class ExtractiveAnswerer:
                 citations[chunk_id] = citation_for(len(citations) + 1, cand.chunk)
             cite = citations[chunk_id]
             cite.snippet = (cite.snippet + " " + cand.unit.text).strip() if cand.unit.kind != "code" else cite.snippet
-            sentences.append(AnswerSentence(cand.unit.text, cite.n, round(cand.score, 4), cand.unit.kind))
+            quoted = cand.unit.text if cand.unit.kind == "code" else plain_citations(cand.unit.text)
+            sentences.append(AnswerSentence(quoted, cite.n, round(cand.score, 4), cand.unit.kind))
         verdict: Verdict = "answered" if confidence >= self.low_confidence_threshold else "low_confidence"
         prefix = _yes_no_prefix(question, chosen[0])
         text = prefix + _render(sentences)

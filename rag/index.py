@@ -3,10 +3,22 @@
 Ingest is incremental by article: an article whose chunks and metadata hash the same as what is
 stored is not embedded again; a changed article's chunks are replaced; an article whose file is gone
 is removed. A file that fails to load keeps whatever was indexed from it before.
+
+Ingest never writes to the collection readers use. It builds the next *generation* aside: a new
+collection holding the unchanged chunks (copied with their stored embeddings, not re-embedded) plus
+the new ones, and that generation's keyword index; then one metadata write on a small pointer
+collection (``<collection>.live``) makes it live. A reader sees the old generation or the new one,
+never a mix, and a killed ingest leaves the old one live. Chroma has no collection aliases, and its
+``fork`` raises NotImplementedError outside Chroma Cloud, hence the pointer and the copy. The
+generation before the live one is kept, so a request that started on it (in this process or another
+one) can finish; older ones and leftovers of killed ingests are deleted by the next ingest.
 """
 
 from __future__ import annotations
 
+import secrets
+import shutil
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -20,8 +32,8 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from rag.chunking import chunk_article, chunk_tags
-from rag.errors import ChromaServerError, IndexMismatchError, IndexNotFoundError, LoadError
-from rag.keyword_index import KeywordIndex, ids_fingerprint
+from rag.errors import ChromaServerError, IndexBusyError, IndexMismatchError, IndexNotFoundError, LoadError
+from rag.keyword_index import KeywordIndex
 from rag.loaders import discover, load_article
 from rag.settings import Settings
 
@@ -30,6 +42,10 @@ Progress = Callable[[str, int, int], None]
 
 SCHEMA_VERSION = 1
 _KW_FINGERPRINT = "keyword_fingerprint"
+_LIVE_SUFFIX = ".live"
+_GENERATION_INFIX = ".gen-"
+_REFRESH_SECONDS = 1.0
+_PAGE = 5000  # Chroma's local max batch is ~5,400 rows; one unbounded get() of 100k chunks is slow over HTTP
 
 
 @dataclass
@@ -51,92 +67,48 @@ class IngestReport:
     chunks_total: int = 0
     failures: list[FileFailure] = field(default_factory=list)
     seconds: float = 0.0
+    generation: str = ""
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
 
-class KnowledgeIndex:
-    """Chroma collection + keyword index for one settings object."""
+class IndexView:
+    """One generation: a Chroma collection and its keyword index. Nothing writes chunks to it once it is
+    live, so a request that holds a view sees one consistent chunk set however long it runs."""
 
-    def __init__(self, settings: Settings, embeddings: Callable[[], Embeddings]) -> None:
-        self.settings = settings
-        self._embeddings = embeddings
-        self._store: Any = None
+    def __init__(self, name: str, store: Any, keyword_dir: Path) -> None:
+        self.name = name
+        self.store = store
+        self.keyword_dir = keyword_dir
         self._keyword: KeywordIndex | None = None
-
-    # -- opening ---------------------------------------------------------------------------
-    def exists(self) -> bool:
-        if self.settings.chroma_url:
-            return True  # a server: whether the collection is there is asked in store()
-        return (self.settings.chroma_dir / "chroma.sqlite3").is_file()
-
-    def _client(self) -> Any:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        chroma_settings = ChromaSettings(anonymized_telemetry=False)
-        if self.settings.chroma_url:
-            return _http_client(self.settings.chroma_url, chroma_settings)
-        self.settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(self.settings.chroma_dir), settings=chroma_settings)
-
-    def store(self, create: bool = False) -> Any:
-        """The langchain Chroma store; raises IndexNotFoundError unless ``create``."""
-        if self._store is not None:
-            return self._store
-        if not create and not self.exists():
-            raise IndexNotFoundError(self.where)
-        from langchain_chroma import Chroma
-
-        client = self._client()
-        names = {c.name for c in client.list_collections()}
-        if not create and self.settings.collection not in names:
-            raise IndexNotFoundError(self.where)
-        store = Chroma(
-            client=client,
-            collection_name=self.settings.collection,
-            embedding_function=_LazyEmbeddings(self._embeddings),
-            collection_configuration={"hnsw": {"space": "cosine"}},
-            collection_metadata={
-                "embedding_model": self.settings.embedding_model,
-                "embedding_backend": self.settings.embedding_backend,
-                "schema": SCHEMA_VERSION,
-            },
-        )
-        meta = store._collection.metadata or {}
-        for key in ("embedding_model", "embedding_backend"):
-            # Indexes from before backends were selectable were all built with torch.
-            built_with = meta.get(key, "torch" if key == "embedding_backend" else None)
-            wanted = getattr(self.settings, key)
-            if built_with and built_with != wanted:
-                raise IndexMismatchError(
-                    f"The index in {self.where} was built with {key.replace('_', ' ')} '{built_with}', but the "
-                    f"settings say '{wanted}'. Run `kbqa ingest --rebuild` to re-embed the corpus, or set "
-                    f"KBQA_{key.upper()}={built_with}."
-                )
-        self._store = store
-        return store
-
-    @property
-    def where(self) -> str:
-        """The index's location as a user would name it: a folder or a Chroma server URL."""
-        return self.settings.chroma_url or str(self.settings.index_dir)
+        self._lock = threading.Lock()
 
     @property
     def collection(self) -> Any:
-        return self.store()._collection
+        return self.store._collection
 
     def keyword(self) -> KeywordIndex:
-        """The keyword index, loaded once; rebuilt from Chroma if missing or out of step."""
-        if self._keyword is None:
-            expected = (self.collection.metadata or {}).get(_KW_FINGERPRINT)
-            loaded = KeywordIndex.load(self.settings.keyword_dir)
-            if loaded is None or loaded.fingerprint != expected:
-                loaded = self._rebuild_keyword()
-            self._keyword = loaded
-        return self._keyword
+        """Loaded once; rebuilt from Chroma when missing or out of step (e.g. this host did not build it)."""
+        with self._lock:
+            if self._keyword is None:
+                loaded = KeywordIndex.load(self.keyword_dir)
+                if loaded is None or loaded.fingerprint != (self.collection.metadata or {}).get(_KW_FINGERPRINT):
+                    loaded = self.rebuild_keyword()
+                self._keyword = loaded
+            return self._keyword
+
+    def rebuild_keyword(self) -> KeywordIndex:
+        got = self.read_all(["documents", "metadatas"])
+        index = KeywordIndex.build(got["ids"], got["documents"], [m.get("tags", "") for m in got["metadatas"]])
+        index.save(self.keyword_dir)
+        meta = dict(self.collection.metadata or {})
+        if meta.get(_KW_FINGERPRINT) != index.fingerprint:
+            meta[_KW_FINGERPRINT] = index.fingerprint
+            self.collection.modify(metadata=meta)
+        self._keyword = index
+        return index
 
     def count(self) -> int:
         return int(self.collection.count())
@@ -158,10 +130,22 @@ class KnowledgeIndex:
                 docs[i].metadata["dense_score"] = float(np.dot(np.asarray(vector), query))
         return docs
 
+    def pages(self, include: list[str]) -> Iterable[dict[str, Any]]:
+        """Every chunk, a page at a time."""
+        for offset in range(0, self.count(), _PAGE):
+            yield self.collection.get(include=include, limit=_PAGE, offset=offset)
+
+    def read_all(self, include: list[str]) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {"ids": [], **{k: [] for k in include}}
+        for got in self.pages(include):
+            for key in out:
+                out[key].extend(got[key])
+        return out
+
     def articles(self) -> list[dict[str, Any]]:
         """One row per indexed article: id, title, tags, updated, path, chunk count."""
         rows: dict[str, dict[str, Any]] = {}
-        for meta in self._read_all(["metadatas"])["metadatas"]:
+        for meta in self.read_all(["metadatas"])["metadatas"]:
             row = rows.setdefault(
                 meta["article_id"],
                 {
@@ -177,60 +161,257 @@ class KnowledgeIndex:
             row["chunks"] += 1
         return sorted(rows.values(), key=lambda r: r["article_id"])
 
+    def stored_articles(self) -> dict[str, _StoredArticle]:
+        stored: dict[str, _StoredArticle] = defaultdict(_StoredArticle)
+        got = self.read_all(["metadatas"])
+        for chunk_id, meta in zip(got["ids"], got["metadatas"], strict=True):
+            entry = stored[meta["article_id"]]
+            entry.ids.append(chunk_id)
+            entry.hashes.add(meta["article_hash"])
+            entry.source_path = meta["source_path"]
+        return dict(stored)
+
+
+class KnowledgeIndex:
+    """The live generation of the index for one settings object, and the ingest that replaces it."""
+
+    def __init__(self, settings: Settings, embeddings: Callable[[], Embeddings]) -> None:
+        self.settings = settings
+        self._embeddings = embeddings
+        self._client_cache: Any = None
+        self._view: IndexView | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    # -- opening ---------------------------------------------------------------------------
+    def exists(self) -> bool:
+        """Whether a live generation exists (asks the server in server mode)."""
+        if not self.settings.chroma_url and not (self.settings.chroma_dir / "chroma.sqlite3").is_file():
+            return False
+        return self._live_name() is not None
+
+    def client(self) -> Any:
+        if self._client_cache is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            chroma_settings = ChromaSettings(anonymized_telemetry=False)
+            if self.settings.chroma_url:
+                self._client_cache = _http_client(self.settings.chroma_url, chroma_settings)
+            else:
+                self.settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+                self._client_cache = chromadb.PersistentClient(
+                    path=str(self.settings.chroma_dir), settings=chroma_settings
+                )
+        return self._client_cache
+
+    def view(self, refresh: bool = False) -> IndexView:
+        """The live generation. The pointer is re-read at most once a second, so an ingest run by another
+        process (or host, in server mode) is picked up without a restart."""
+        with self._lock:
+            now = time.monotonic()
+            if self._view is None or refresh or now - self._checked >= _REFRESH_SECONDS:
+                if self._view is None and not self.settings.chroma_url and not self.exists():
+                    raise IndexNotFoundError(self.where)
+                name = self._live_name()
+                if name is None:
+                    raise IndexNotFoundError(self.where)
+                if self._view is None or self._view.name != name:
+                    self._view = self._open(name)
+                self._checked = now
+            return self._view
+
+    def _live_name(self) -> str | None:
+        from chromadb.errors import NotFoundError
+
+        client = self.client()
+        try:
+            return str(client.get_collection(self._pointer, embedding_function=None).metadata["active"])
+        except NotFoundError:  # no pointer: an index from before generations is its collection itself
+            names = {c.name for c in client.list_collections()}
+            return self.settings.collection if self.settings.collection in names else None
+
+    @property
+    def _pointer(self) -> str:
+        return self.settings.collection + _LIVE_SUFFIX
+
+    def _open(self, name: str, create: bool = False) -> IndexView:
+        from langchain_chroma import Chroma
+
+        store = Chroma(
+            client=self.client(),
+            collection_name=name,
+            embedding_function=_LazyEmbeddings(self._embeddings),
+            collection_configuration={"hnsw": {"space": "cosine"}},
+            collection_metadata={
+                "embedding_model": self.settings.embedding_model,
+                "embedding_backend": self.settings.embedding_backend,
+                "schema": SCHEMA_VERSION,
+            },
+            create_collection_if_not_exists=create,
+        )
+        meta = store._collection.metadata or {}
+        for key in ("embedding_model", "embedding_backend"):
+            # Indexes from before backends were selectable were all built with torch.
+            built_with = meta.get(key, "torch" if key == "embedding_backend" else None)
+            wanted = getattr(self.settings, key)
+            if built_with and built_with != wanted:
+                raise IndexMismatchError(
+                    f"The index in {self.where} was built with {key.replace('_', ' ')} '{built_with}', but the "
+                    f"settings say '{wanted}'. Run `kbqa ingest --rebuild` to re-embed the corpus, or set "
+                    f"KBQA_{key.upper()}={built_with}."
+                )
+        return IndexView(name, store, self.settings.keyword_dir / name)
+
+    @property
+    def where(self) -> str:
+        """The index's location as a user would name it: a folder or a Chroma server URL."""
+        return self.settings.chroma_url or str(self.settings.index_dir)
+
+    # -- reading (the live generation) ---------------------------------------------------------
+    def store(self) -> Any:
+        """The live generation's langchain Chroma store; raises IndexNotFoundError when there is none."""
+        return self.view().store
+
+    @property
+    def collection(self) -> Any:
+        return self.view().collection
+
+    def keyword(self) -> KeywordIndex:
+        return self.view().keyword()
+
+    def count(self) -> int:
+        return self.view().count()
+
+    def get(self, ids: Sequence[str], similarity_to: Sequence[float] | None = None) -> dict[str, Document]:
+        return self.view().get(ids, similarity_to)
+
+    def articles(self) -> list[dict[str, Any]]:
+        return self.view().articles()
+
     # -- ingest ----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[Path], progress: Progress | None = None, rebuild: bool = False) -> IngestReport:
+        """Bring the index in step with the corpus files under ``paths``; with ``rebuild``, re-embed all."""
         started = time.perf_counter()
         roots = [Path(p) for p in paths]
         for root in roots:
             if not root.exists():
                 raise LoadError(root, "no such file or folder; pass a corpus folder or file that exists")
-        if rebuild:
-            self._drop()
-        report = IngestReport()
-        files = list(discover(roots))
-        report.files = len(files)
-        chunks_by_article, loaded_paths = self._load(files, report, progress)
-        report.articles = len(chunks_by_article)
+        with self._ingest_lock():
+            report = IngestReport()
+            files = list(discover(roots))
+            report.files = len(files)
+            chunks_by_article, loaded_paths = self._load(files, report, progress)
+            report.articles = len(chunks_by_article)
 
-        store = self.store(create=True)
-        to_add, to_delete = self._plan(chunks_by_article, loaded_paths, roots, report)
-        new_ids = {c.id for c in to_add}
-        stale = [i for i in to_delete if i not in new_ids]
-        if to_add or stale:
-            # Intent first: an ingest killed from here on leaves the keyword index marked out of step, and the
-            # next open rebuilds it from Chroma (the fingerprint alone would still match the old chunk set).
-            self._set_keyword_fingerprint("pending")
+            live = self._live_name()
+            current = self.view(refresh=True) if live and not rebuild else None
+            self._prune(keep={live, self._previous_name()})  # leftovers of killed ingests
+            existing = current.stored_articles() if current else {}
+            to_add, to_delete = self._plan(existing, chunks_by_article, loaded_paths, roots, report)
+            report.chunks_embedded = len(to_add)
+            report.chunks_deleted = len(set(to_delete) - {c.id for c in to_add})
+            if current is not None and not to_add and not to_delete:
+                current.keyword()  # nothing to build; a missing or stale keyword index is still repaired
+                target = current
+            else:
+                target = self._build(current, to_add, set(to_delete), progress)
+                self._switch(target, previous=live)
+            report.generation = target.name
+            report.chunks_total = target.count()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _ingest_lock(self) -> Any:
+        """One ingest per index folder at a time, across processes; the OS drops the lock of a killed one."""
+        from filelock import FileLock, Timeout
+
+        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.settings.index_dir / "ingest.lock", timeout=0)
+        try:
+            return lock.acquire()
+        except Timeout:
+            raise IndexBusyError(
+                f"Another ingest is running on {self.settings.index_dir}. Wait for it to finish, then run this "
+                "one again (the index keeps answering meanwhile)."
+            ) from None
+
+    def _build(
+        self, current: IndexView | None, to_add: list[Document], drop: set[str], progress: Progress | None
+    ) -> IndexView:
+        """A new generation: ``current``'s chunks minus ``drop`` (stored embeddings), plus ``to_add`` embedded."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        view = self._open(f"{self.settings.collection}{_GENERATION_INFIX}{stamp}-{secrets.token_hex(3)}", create=True)
+        if current is not None:
+            total, done = current.count(), 0
+            for got in current.pages(["documents", "metadatas", "embeddings"]):
+                keep = [n for n, chunk_id in enumerate(got["ids"]) if chunk_id not in drop]
+                if keep:
+                    view.collection.add(
+                        ids=[got["ids"][n] for n in keep],
+                        embeddings=[got["embeddings"][n] for n in keep],
+                        documents=[got["documents"][n] for n in keep],
+                        metadatas=[got["metadatas"][n] for n in keep],
+                    )
+                done += len(got["ids"])
+                if progress:
+                    progress("copying unchanged", done, total)
         if to_add and progress:  # shown while the model loads (the first run also exports it to ONNX)
             progress("embedding model", 0, 1)
             self._embeddings()
             progress("embedding model", 1, 1)
-        self._add(store, to_add, progress)
-        for start in range(0, len(stale), 5000):
-            store.delete(ids=stale[start : start + 5000])
-        report.chunks_embedded = len(to_add)
-        report.chunks_deleted = len(stale)
+        self._add(view.store, to_add, progress)
+        if progress:
+            progress("keyword index", 0, 1)
+        view.rebuild_keyword()
+        if progress:
+            progress("keyword index", 1, 1)
+        return view
 
-        expected = (self.collection.metadata or {}).get(_KW_FINGERPRINT)
-        in_step = expected is not None and KeywordIndex.stored_fingerprint(self.settings.keyword_dir) == expected
-        if to_add or stale or not in_step:
-            if progress:
-                progress("keyword index", 0, 1)
-            self._keyword = self._rebuild_keyword()
-            if progress:
-                progress("keyword index", 1, 1)
-        report.chunks_total = self.count()
-        report.seconds = time.perf_counter() - started
-        return report
+    def _switch(self, view: IndexView, previous: str | None) -> None:
+        """Make ``view`` live in one write, then drop generations older than ``previous``."""
+        meta = {"active": view.name, "previous": previous or ""}
+        pointer = self.client().get_or_create_collection(self._pointer, metadata=meta, embedding_function=None)
+        pointer.modify(metadata=meta)
+        with self._lock:
+            self._view, self._checked = view, time.monotonic()
+        self._prune(keep={view.name, previous})
+
+    def _previous_name(self) -> str | None:
+        from chromadb.errors import NotFoundError
+
+        try:
+            meta = self.client().get_collection(self._pointer, embedding_function=None).metadata or {}
+        except NotFoundError:
+            return None
+        return str(meta.get("previous") or "") or None
+
+    def _prune(self, keep: set[str | None]) -> None:
+        """Delete this index's generations (and their keyword indexes) not in ``keep``."""
+        client = self.client()
+        base = self.settings.collection
+        for name in [c.name for c in client.list_collections()]:
+            ours = name == base or name.startswith(base + _GENERATION_INFIX)
+            if ours and name not in keep:
+                client.delete_collection(name)
+        keyword_root = self.settings.keyword_dir
+        if keyword_root.is_dir():
+            for entry in keyword_root.iterdir():
+                # Also the files of the single keyword index from before generations; a save in progress
+                # (its .tmp/.old sibling folders) of a kept generation is left alone.
+                if entry.name.removesuffix(".tmp").removesuffix(".old") not in keep:
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
     def _plan(
         self,
+        existing: dict[str, _StoredArticle],
         chunks_by_article: dict[str, list[Document]],
         loaded_paths: set[str],
         roots: list[Path],
         report: IngestReport,
     ) -> tuple[list[Document], list[str]]:
-        """Decide what to embed and what to delete by comparing article hashes with the stored ones."""
-        existing = self._existing()
+        """Decide what to embed and what to drop by comparing article hashes with the stored ones."""
+        existing = dict(existing)
         to_add: list[Document] = []
         to_delete: list[str] = []
         for article_id, chunks in chunks_by_article.items():
@@ -291,46 +472,6 @@ class KnowledgeIndex:
                 progress("embedding", min(start + batch, len(chunks)), len(chunks))
         if not chunks and progress:
             progress("embedding", 0, 0)
-
-    def _existing(self) -> dict[str, _StoredArticle]:
-        stored: dict[str, _StoredArticle] = defaultdict(_StoredArticle)
-        got = self._read_all(["metadatas"])
-        for chunk_id, meta in zip(got["ids"], got["metadatas"], strict=True):
-            entry = stored[meta["article_id"]]
-            entry.ids.append(chunk_id)
-            entry.hashes.add(meta["article_hash"])
-            entry.source_path = meta["source_path"]
-        return dict(stored)
-
-    def _read_all(self, include: list[str], page: int = 5000) -> dict[str, list[Any]]:
-        """Every chunk, read in pages: one unbounded get() of 100k chunks is slow and heavy over HTTP."""
-        out: dict[str, list[Any]] = {"ids": [], **{k: [] for k in include}}
-        total = self.count()
-        for offset in range(0, total, page):
-            got = self.collection.get(include=include, limit=page, offset=offset)
-            for key in out:
-                out[key].extend(got[key])
-        return out
-
-    def _rebuild_keyword(self) -> KeywordIndex:
-        got = self._read_all(["documents", "metadatas"])
-        index = KeywordIndex.build(got["ids"], got["documents"], [m.get("tags", "") for m in got["metadatas"]])
-        index.save(self.settings.keyword_dir)
-        self._set_keyword_fingerprint(ids_fingerprint(got["ids"]))
-        return index
-
-    def _set_keyword_fingerprint(self, value: str) -> None:
-        meta = dict(self.collection.metadata or {})
-        meta[_KW_FINGERPRINT] = value
-        self.collection.modify(metadata=meta)
-
-    def _drop(self) -> None:
-        if self.exists():
-            client = self._client()
-            if self.settings.collection in {c.name for c in client.list_collections()}:
-                client.delete_collection(self.settings.collection)
-        self._store = None
-        self._keyword = None
 
 
 def _http_client(url: str, chroma_settings: Any) -> Any:

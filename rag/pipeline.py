@@ -54,6 +54,7 @@ class Pipeline:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.index = KnowledgeIndex(settings, self.embeddings)
+        self._answerer: tuple[str, ExtractiveAnswerer] | None = None
 
     def embeddings(self) -> Embeddings:
         s = self.settings
@@ -75,11 +76,18 @@ class Pipeline:
             max_chunks_per_article=s.max_chunks_per_article,
         )
 
-    @cached_property
+    @property
     def answerer(self) -> ExtractiveAnswerer:
-        s = self.settings
-        keyword = self.index.keyword()
-        return ExtractiveAnswerer(keyword.idf, s.abstain_threshold, s.low_confidence_threshold, s.max_answer_sentences)
+        """The answerer for the live generation: its IDF weights come from that generation's keyword index."""
+        view = self.index.view()
+        built = self._answerer
+        if built is None or built[0] != view.name:
+            s = self.settings
+            answerer = ExtractiveAnswerer(
+                view.keyword().idf, s.abstain_threshold, s.low_confidence_threshold, s.max_answer_sentences
+            )
+            built = self._answerer = (view.name, answerer)
+        return built[1]
 
     @cached_property
     def grounding(self) -> GroundednessScorer:
@@ -90,16 +98,15 @@ class Pipeline:
     def ingest(
         self, paths: Sequence[Path] | None = None, progress: Progress | None = None, rebuild: bool = False
     ) -> IngestReport:
-        report = self.index.ingest(paths or [self.settings.corpus_dir], progress=progress, rebuild=rebuild)
-        self.__dict__.pop("answerer", None)  # IDF changed with the corpus
-        return report
+        return self.index.ingest(paths or [self.settings.corpus_dir], progress=progress, rebuild=rebuild)
 
     @cached_property
     def llm(self) -> LlmAnswerer:
         from rag.generation import LlmAnswerer
         from rag.llm import chat_model
 
-        return LlmAnswerer(chat_model(self.settings), self.grounding, self.settings.llm_unsupported)
+        s = self.settings
+        return LlmAnswerer(chat_model(s), self.grounding, s.llm_unsupported, exclusive=s.llm_provider == "local")
 
     def ask(
         self,

@@ -47,14 +47,18 @@ class HybridRetriever(BaseRetriever):
     ) -> list[Document]:
         k = k or self.k
         timings = timings if timings is not None else {}
-        store = self.index.store()  # fails fast, before the model loads, when there is no index
+        # One generation for the whole request, even if an ingest switches to the next one meanwhile. Taken first
+        # so that a missing index fails fast, before the model loads.
+        view = self.index.view()
         t0 = time.perf_counter()
         vector = self.embeddings().embed_query(query)
         t1 = time.perf_counter()
-        dense = store.similarity_search_by_vector_with_relevance_scores(vector, k=self.candidates, filter=_where(tags))
+        dense = view.store.similarity_search_by_vector_with_relevance_scores(
+            vector, k=self.candidates, filter=_where(tags)
+        )
         t2 = time.perf_counter()
         # Serial on purpose: BM25 in a thread beside the Chroma query slowed that query by more than BM25 takes.
-        keyword = self.index.keyword().search(tokenize(query), self.candidates, tags)
+        keyword = view.keyword().search(tokenize(query), self.candidates, tags)
         keyword_ms = (time.perf_counter() - t2) * 1e3
         timings.update(embed_ms=(t1 - t0) * 1e3, dense_ms=(t2 - t1) * 1e3, keyword_ms=keyword_ms)
 
@@ -73,11 +77,11 @@ class HybridRetriever(BaseRetriever):
         ranked = sorted((i for i in fused if fused[i] > 0), key=fused.__getitem__, reverse=True)
         chosen = self._diversify(ranked, docs, k)
         missing = [i for i in chosen if i not in docs]
-        docs.update(self.index.get(missing, similarity_to=vector))  # keyword-only hits get their cosine too
+        docs.update(view.get(missing, similarity_to=vector))  # keyword-only hits get their cosine too
         result = []
         for chunk_id in chosen:
             if chunk_id not in docs:
-                continue  # deleted between keyword search and fetch
+                continue  # not expected within one generation; skipped rather than failing the request
             doc = docs[chunk_id]
             doc.metadata["score"] = fused[chunk_id]
             doc.metadata["keyword_score"] = keyword_scores.get(chunk_id, 0.0)

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `kbqa serve` listens on.")
     port: int = Field(7860, ge=0, le=65535, description="Port `kbqa serve` listens on.")
+    ui_concurrency: int = Field(
+        4, ge=1, le=64, description="Chat and search requests the web app answers at once; more wait in its queue."
+    )
     auth: str | None = Field(
         None, description="`user:password` to require HTTP basic login for the web app and API alike."
     )

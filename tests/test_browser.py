@@ -12,11 +12,6 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Locator, Page, expect, sync_playwright
-
-from rag.chroma_server import free_port
+from support import kbqa_serve
 
 pytestmark = pytest.mark.integration
 
@@ -73,21 +67,6 @@ class Session:
     requests: list[str] = field(default_factory=list)
 
 
-def _wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"kbqa serve exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"kbqa serve not healthy after {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     """A real `kbqa serve` over a temp copy of corpus/ and a temp index, and one Chromium page on it."""
@@ -97,25 +76,9 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     work = tmp_path_factory.mktemp("browser")
     corpus, index_dir = work / "corpus", work / "index"
     shutil.copytree(CORPUS, corpus)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KBQA_")}
-    env.update(
-        HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False", GRADIO_ANALYTICS_ENABLED="False"
-    )
-    env["KBQA_LLM_PROVIDER"] = "local"  # shows the answer-mode switch; answers stay extractive unless switched
-    log = work / "server.log"
-    command = [sys.executable, "-m", "rag.cli", "--index-dir", str(index_dir), "--corpus-dir", str(corpus)]
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [*command, "serve", "--port", str(port)],
-            cwd=work,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_healthy(f"{base_url}/api/health", server, log)
+    # KBQA_LLM_PROVIDER=local shows the answer-mode switch; answers stay extractive unless switched.
+    with kbqa_serve(work, corpus, index_dir, KBQA_LLM_PROVIDER="local") as server:
+        base_url = server.base_url
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
             context = browser.new_context(viewport={"width": 1400, "height": 900})
@@ -128,13 +91,6 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
             page.locator("#kbqa-question textarea").wait_for()
             yield s
             browser.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def _ask(page: Page, question: str) -> Locator:

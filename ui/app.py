@@ -112,8 +112,10 @@ def _chat_tab(service: KbService) -> None:
 
     outputs = [chatbot, queries, last, badge, sources, question]
     inputs = [question, chatbot, queries, tags, mode]
-    ask.click(respond, inputs, outputs)
-    question.submit(respond, inputs, outputs)
+    # One queue for both triggers; gradio_client callers (and the load test) reach it as /ask.
+    limit = service.settings.ui_concurrency
+    ask.click(respond, inputs, outputs, api_name="ask", concurrency_id="ask", concurrency_limit=limit)
+    question.submit(respond, inputs, outputs, api_visibility="private", concurrency_id="ask", concurrency_limit=limit)
     new_chat.click(
         lambda: ([], [], None, render.badge(None), render.sources(None), "", ""),
         None,
@@ -150,8 +152,11 @@ def _search_tab(service: KbService) -> None:
         except KbqaError as exc:
             raise gr.Error(str(exc)) from exc
 
-    go.click(run, [query, tags], results)
-    query.submit(run, [query, tags], results)
+    limit = service.settings.ui_concurrency
+    go.click(run, [query, tags], results, api_name="search", concurrency_id="search", concurrency_limit=limit)
+    query.submit(
+        run, [query, tags], results, api_visibility="private", concurrency_id="search", concurrency_limit=limit
+    )
 
 
 def _articles_table(service: KbService) -> list[list[Any]]:
