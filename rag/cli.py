@@ -125,7 +125,7 @@ def ask(
     ] = None,
 ) -> None:
     """Answer a question from the KB, citing article and section for every sentence."""
-    stream = _pipeline(ctx).ask_stream(question, k=k, tags=tag or (), mode=mode)
+    stream = _pipeline(ctx).ask_stream(question, k=k, tags=tag or (), mode=mode, channel="cli")
     if as_json:
         answer = next(e for e in stream if isinstance(e, Answer))
         out.print_json(json.dumps(answer.to_dict()))
@@ -153,7 +153,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
 ) -> None:
     """List the matching articles, best first, with the matching passage."""
-    hits = _pipeline(ctx).search(query, k=k, tags=tag or ())
+    hits = _pipeline(ctx).search(query, k=k, tags=tag or (), channel="cli")
     if as_json:
         from dataclasses import asdict
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from rag.answer import Answer
 from rag.errors import KbqaError
+from rag.sqlite_store import connect, create
 
 REASONS = ("wrong article", "outdated", "incomplete", "wrong answer")
 Rating = Literal["up", "down"]
@@ -56,24 +56,14 @@ class FeedbackRow:
 
 
 class FeedbackStore:
-    """One SQLite file in WAL mode: a write is on disk when ``record`` returns, even if the server dies."""
+    """One SQLite file (rag/sqlite_store.py): a row is on disk when ``record`` returns."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(_SCHEMA)
+        create(path, _SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            db.execute("PRAGMA synchronous=FULL")
-            with db:
-                yield db
-        finally:
-            db.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return connect(self.path)
 
     def record(
         self,
@@ -109,7 +99,6 @@ class FeedbackStore:
     def rows(self, rating: Rating | None = None) -> list[FeedbackRow]:
         query = "SELECT * FROM feedback" + (" WHERE rating = ?" if rating else "") + " ORDER BY id"
         with self._connect() as db:
-            db.row_factory = sqlite3.Row
             found = db.execute(query, (rating,) if rating else ()).fetchall()
         return [
             FeedbackRow(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +26,7 @@ from rag.index import IngestReport, KnowledgeIndex, Progress
 from rag.keyword_index import tokenize
 from rag.llm import LlmUnavailableError
 from rag.query import condense
+from rag.query_log import Channel, QueryLog
 from rag.retrieval import HybridRetriever
 from rag.sentences import split_units
 from rag.settings import AnswerMode, Settings
@@ -31,6 +34,7 @@ from rag.settings import AnswerMode, Settings
 if TYPE_CHECKING:  # LLM mode's modules load only when it is used: they cost a second of start-up
     from rag.generation import LlmAnswerer
 
+_LOG = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -115,10 +119,12 @@ class Pipeline:
         tags: Sequence[str] = (),
         history: Sequence[str] = (),
         mode: AnswerMode | None = None,
+        channel: Channel | None = None,
     ) -> Answer:
-        """Answer ``question``; ``history`` holds the earlier turns' queries (``Answer.query``) for follow-ups."""
+        """Answer ``question``; ``history`` holds the earlier turns' queries (``Answer.query``) for follow-ups.
+        With ``channel``, the question and answer go to the query log."""
         answer = None
-        for event in self.ask_stream(question, k, tags, history, mode):
+        for event in self.ask_stream(question, k, tags, history, mode, channel):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None  # ask_stream always ends with the Answer
@@ -131,6 +137,7 @@ class Pipeline:
         tags: Sequence[str] = (),
         history: Sequence[str] = (),
         mode: AnswerMode | None = None,
+        channel: Channel | None = None,
     ) -> Iterator[str | Answer]:
         """Generated text as it arrives (LLM mode), then the final, verified Answer.
 
@@ -167,10 +174,16 @@ class Pipeline:
                 timings["verify_ms"] = (time.perf_counter() - t) * 1e3
         timings["total_ms"] = (time.perf_counter() - started) * 1e3
         answer.timings = timings
+        if channel is not None and self.query_log is not None:
+            self._logged(self.query_log.record_answer, answer, channel, tags, self.settings.public())
         yield answer
 
-    def search(self, query: str, k: int = 10, tags: Sequence[str] = ()) -> list[SearchHit]:
+    def search(
+        self, query: str, k: int = 10, tags: Sequence[str] = (), channel: Channel | None = None
+    ) -> list[SearchHit]:
         """Ranked articles (best chunk of each) with the sentence that matches best and the terms it matched."""
+        started = time.perf_counter()
+        asked = query
         query = condense(self.check_question(query))
         terms = set(tokenize(query))
         chunks = self.retriever.invoke(query, k=k, tags=list(tags))
@@ -199,7 +212,21 @@ class Pipeline:
                     tags=chunk_tags(meta),
                 )
             )
+        if channel is not None and self.query_log is not None:
+            latency = (time.perf_counter() - started) * 1e3
+            self._logged(self.query_log.record_search, asked, hits, channel, tags, latency, self.settings.public())
         return hits
+
+    @cached_property
+    def query_log(self) -> QueryLog | None:
+        return QueryLog(self.settings.query_log_path) if self.settings.query_log else None
+
+    def _logged(self, record: Callable[..., int], *args: Any) -> None:
+        """Write to the query log; a log that cannot be written costs the log entry, never the answer."""
+        try:
+            record(*args)
+        except sqlite3.Error as exc:
+            _LOG.warning("Query log %s not written: %s", self.settings.query_log_path, exc)
 
     def stats(self) -> dict[str, Any]:
         articles = self.index.articles()

@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     feedback_db: Path | None = Field(
         None, description="SQLite file for feedback (default: index_dir/feedback.sqlite3)."
     )
+    query_log: bool = Field(
+        True, description="Log every question and search (web app, API, CLI) with its answer, for `kbqa gaps`."
+    )
+    query_log_db: Path | None = Field(
+        None, description="SQLite file for the query log (default: index_dir/queries.sqlite3)."
+    )
     max_upload_bytes: int = Field(5_000_000, ge=1, description="Largest article the web app accepts for upload.")
     max_file_bytes: int = Field(10_000_000, ge=1, description="Corpus files larger than this are skipped.")
 
@@ -162,6 +168,10 @@ class Settings(BaseSettings):
     @property
     def feedback_path(self) -> Path:
         return self.feedback_db or self.index_dir / "feedback.sqlite3"
+
+    @property
+    def query_log_path(self) -> Path:
+        return self.query_log_db or self.index_dir / "queries.sqlite3"
 
     def public(self) -> dict[str, object]:
         """Settings safe to store with feedback or show: no credentials."""

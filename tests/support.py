@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -60,7 +61,7 @@ def kbqa_serve(work: Path, corpus: Path, index_dir: Path, **env: str) -> Iterato
         )
     server = Server(f"http://127.0.0.1:{port}", process, log)
     try:
-        _wait_healthy(server)
+        _wait_healthy(server, env.get("KBQA_AUTH"))
         yield server
     finally:
         if process.poll() is None:
@@ -72,13 +73,16 @@ def kbqa_serve(work: Path, corpus: Path, index_dir: Path, **env: str) -> Iterato
                 process.wait()
 
 
-def _wait_healthy(server: Server) -> None:
+def _wait_healthy(server: Server, auth: str | None) -> None:
+    request = urllib.request.Request(server.base_url + "/api/health")
+    if auth:  # KBQA_AUTH is on: health needs the login too
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             pytest.fail(f"kbqa serve exited with {server.process.returncode}:\n{server.output()[-3000:]}")
         try:
-            with urllib.request.urlopen(server.base_url + "/api/health", timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=5) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):

@@ -134,3 +134,23 @@ def test_reindex_in_the_server_process_never_shows_a_half_built_index(tmp_path: 
     assert base in growing.seen and grown_state in shrinking.seen  # they polled while the old index was live
     assert (len(index.articles()), index.count()) == base
     assert all(a.startswith("kube-proxy-vs-cni-plugin") for a in answers)
+
+
+def test_a_second_ingest_is_refused_while_one_runs(tmp_path: Path, corpus_copy: Path) -> None:
+    """The lock is the one `kbqa ingest` takes; held here, as a running ingest in another process would."""
+    from filelock import FileLock
+
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    with FileLock(index_dir / "ingest.lock"):
+        second = subprocess.run(
+            [*kbqa_command(index_dir, corpus_copy), "ingest"],
+            cwd=tmp_path,
+            env=server_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert second.returncode == 5
+    assert "Another ingest is running" in second.stderr and "Wait for it to finish" in second.stderr
+    assert not (index_dir / "chroma").exists()  # it wrote nothing

@@ -44,12 +44,15 @@ def install(app: FastAPI, service: KbService) -> None:
 
     @router.post("/ask", summary="Answer a question from the KB with citations, or abstain")
     def ask(body: AskRequest) -> dict[str, Any]:
-        answer = service.pipeline.ask(body.question, k=body.k, tags=body.tags, history=body.history, mode=body.mode)
+        answer = service.pipeline.ask(
+            body.question, k=body.k, tags=body.tags, history=body.history, mode=body.mode, channel="api"
+        )
         return answer.to_dict()
 
     @router.post("/search", summary="Ranked articles with the matching passage and matched terms")
     def search(body: SearchRequest) -> dict[str, Any]:
-        return {"hits": [asdict(h) for h in service.pipeline.search(body.query, k=body.k, tags=body.tags)]}
+        hits = service.pipeline.search(body.query, k=body.k, tags=body.tags, channel="api")
+        return {"hits": [asdict(h) for h in hits]}
 
     @router.get("/health", summary="Whether an index is loaded, and its size")
     def health() -> JSONResponse:

@@ -91,7 +91,14 @@ def _chat_tab(service: KbService) -> None:
         answer: Answer | None = None
         shown = ""
         try:
-            for event in service.pipeline.ask_stream(message, tags=tag_filter or (), history=previous, mode=mode):  # type: ignore[arg-type]
+            events = service.pipeline.ask_stream(
+                message,
+                tags=tag_filter or (),
+                history=previous,
+                mode=mode,  # type: ignore[arg-type]
+                channel="ui",
+            )
+            for event in events:
                 if isinstance(event, Answer):
                     answer = event
                 else:  # generated text as it arrives; replaced by the verified answer below
@@ -128,8 +135,8 @@ def _chat_tab(service: KbService) -> None:
         row = service.feedback.record(answer, rating, why or "", note or "", service.settings.public())  # type: ignore[arg-type]
         return f"Thanks — feedback #{row} saved."
 
-    up.click(lambda a, r, c: rate("up", a, r, c), [last, reason, comment], feedback_status)
-    down.click(lambda a, r, c: rate("down", a, r, c), [last, reason, comment], feedback_status)
+    up.click(lambda a, r, c: rate("up", a, r, c), [last, reason, comment], feedback_status, api_name="rate_up")
+    down.click(lambda a, r, c: rate("down", a, r, c), [last, reason, comment], feedback_status, api_name="rate_down")
 
 
 def _pieces(answer: Answer) -> list[str]:
@@ -148,7 +155,7 @@ def _search_tab(service: KbService) -> None:
 
     def run(text: str, tag_filter: list[str]) -> str:
         try:
-            return render.search_results(service.pipeline.search(text, k=10, tags=tag_filter or ()))
+            return render.search_results(service.pipeline.search(text, k=10, tags=tag_filter or (), channel="ui"))
         except KbqaError as exc:
             raise gr.Error(str(exc)) from exc
 
