@@ -99,6 +99,12 @@ class IndexView:
                 self._keyword = loaded
             return self._keyword
 
+    def check_keyword(self) -> None:
+        """Rebuild the keyword index if the saved one is missing or out of step; reads one small file, not it."""
+        expected = (self.collection.metadata or {}).get(_KW_FINGERPRINT)
+        if expected is None or KeywordIndex.stored_fingerprint(self.keyword_dir) != expected:
+            self.rebuild_keyword()
+
     def rebuild_keyword(self) -> KeywordIndex:
         got = self.read_all(["documents", "metadatas"])
         index = KeywordIndex.build(got["ids"], got["documents"], [m.get("tags", "") for m in got["metadatas"]])
@@ -312,7 +318,7 @@ class KnowledgeIndex:
             report.chunks_embedded = len(to_add)
             report.chunks_deleted = len(set(to_delete) - {c.id for c in to_add})
             if current is not None and not to_add and not to_delete:
-                current.keyword()  # nothing to build; a missing or stale keyword index is still repaired
+                current.check_keyword()  # nothing to build; a missing or stale keyword index is still repaired
                 target = current
             else:
                 target = self._build(current, to_add, set(to_delete), progress)

@@ -122,6 +122,14 @@ class KeywordIndex:
             return None
         return cls(retriever, data["ids"], data["tags"], data["fingerprint"])
 
+    @staticmethod
+    def stored_fingerprint(directory: Path) -> str | None:
+        """The fingerprint of the saved index without loading it (a cheap consistency check)."""
+        try:
+            return (directory / _FINGERPRINT_FILE).read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+
     def __len__(self) -> int:
         return len(self.ids)
 

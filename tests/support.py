@@ -46,6 +46,18 @@ def kbqa_command(index_dir: Path, corpus: Path) -> list[str]:
     return [sys.executable, "-m", "rag.cli", "--index-dir", str(index_dir), "--corpus-dir", str(corpus)]
 
 
+def kbqa_ingest(work: Path, corpus: Path, index_dir: Path) -> subprocess.CompletedProcess[str]:
+    """`kbqa ingest` in its own process, as a cron job or a second terminal would run it."""
+    return subprocess.run(
+        [*kbqa_command(index_dir, corpus), "ingest"],
+        cwd=work,
+        env=server_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
 @contextmanager
 def kbqa_serve(work: Path, corpus: Path, index_dir: Path, **env: str) -> Iterator[Server]:
     """`kbqa serve` on a free port, healthy (index built) before it is yielded; stopped on exit."""

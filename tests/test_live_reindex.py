@@ -8,7 +8,6 @@ every observed article count and chunk count is the before or the after value, n
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 import urllib.request
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import add_article_copies, kbqa_command, kbqa_serve, server_env
+from support import add_article_copies, kbqa_ingest, kbqa_serve
 
 from ui.service import KbService
 
@@ -81,14 +80,7 @@ def test_server_answers_through_an_ingest_by_another_process(tmp_path: Path, cor
 
         add_article_copies(corpus_copy, copies=3)
         with Poller(probe) as poller:
-            ingest = subprocess.run(
-                [*kbqa_command(index_dir, corpus_copy), "ingest"],
-                cwd=tmp_path,
-                env=server_env(),
-                capture_output=True,
-                text=True,
-                timeout=900,
-            )
+            ingest = kbqa_ingest(tmp_path, corpus_copy, index_dir)
             assert ingest.returncode == 0, ingest.stderr
             deadline = time.monotonic() + 30  # the server re-reads the live pointer at most once a second
             while not poller.seen or poller.seen[-1][0] == articles_before:
@@ -143,14 +135,7 @@ def test_a_second_ingest_is_refused_while_one_runs(tmp_path: Path, corpus_copy: 
     index_dir = tmp_path / "index"
     index_dir.mkdir()
     with FileLock(index_dir / "ingest.lock"):
-        second = subprocess.run(
-            [*kbqa_command(index_dir, corpus_copy), "ingest"],
-            cwd=tmp_path,
-            env=server_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        second = kbqa_ingest(tmp_path, corpus_copy, index_dir)
     assert second.returncode == 5
     assert "Another ingest is running" in second.stderr and "Wait for it to finish" in second.stderr
     assert not (index_dir / "chroma").exists()  # it wrote nothing
