@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 Verdict = Literal["answered", "low_confidence", "abstained"]
@@ -25,6 +26,7 @@ class Citation:
     score: float
     dense_score: float
     snippet: str
+    stale: bool = False  # `updated` is older than the stale_after_days setting: the article may be outdated
 
 
 @dataclass
@@ -82,6 +84,16 @@ class Answer:
         data["schema_version"] = SCHEMA_VERSION
         data["timings"] = {k: round(v, 2) for k, v in self.timings.items()}
         return data
+
+
+def is_stale(updated: str, max_age_days: int, today: date | None = None) -> bool:
+    """Whether an article last updated on ``updated`` (ISO date) is older than ``max_age_days``; an article
+    without a readable date is not called stale (the Library tab shows which have none)."""
+    try:
+        when = date.fromisoformat(updated[:10])
+    except ValueError:
+        return False
+    return ((today or date.today()) - when).days > max_age_days
 
 
 def display_path(path: str) -> str:

@@ -16,9 +16,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 from typer.core import TyperGroup
 
+from rag import cli_views as views
 from rag.answer import Answer, display_path
-from rag.errors import KbqaError
+from rag.errors import KbqaError, QuestionError
 from rag.pipeline import Pipeline
+from rag.query_log import QueryLog
 from rag.settings import AnswerMode, load_settings
 
 app = typer.Typer(
@@ -172,6 +174,42 @@ def search(
 
 
 @app.command()
+def triage(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="A file holding the ticket, error message or log; - reads stdin.")],
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="Only articles with this tag or product (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the triage as JSON.")] = False,
+    reply: Annotated[bool, typer.Option("--reply", help="Print only the Markdown reply, ready to paste.")] = False,
+) -> None:
+    """Match a pasted ticket or log to a known issue: cause, fix, what to ask the customer, a reply draft."""
+    ticket = _read_ticket(source)
+    result = _pipeline(ctx).triage(ticket, tags=tag or (), channel="cli")
+    if as_json:
+        out.print_json(json.dumps(result.to_dict(), default=str))
+    elif reply:
+        sys.stdout.write(result.reply)
+    else:
+        views.print_triage(out, result)
+
+
+def _read_ticket(source: str) -> str:
+    if source == "-":
+        if sys.stdin.isatty():
+            raise QuestionError("Paste the ticket, then press Ctrl-D (or pass a file: kbqa triage ticket.txt).")
+        return sys.stdin.read()
+    path = Path(source)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise QuestionError(f"Cannot read {source}: {exc.strerror or exc}. Pass a text file, or - for stdin.") from exc
+    if b"\0" in data[:8192]:
+        raise QuestionError(f"{source} is a binary file; save the ticket or log as text and pass that.")
+    return data.decode("utf-8", errors="replace")
+
+
+@app.command()
 def stats(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
@@ -206,6 +244,65 @@ class _RunByDefault(TyperGroup):
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+
+@app.command()
+def gaps(
+    ctx: typer.Context,
+    threshold: Annotated[
+        float, typer.Option(min=0.3, max=0.95, help="How similar questions must be to share a group (cosine).")
+    ] = 0.6,
+    top: Annotated[int, typer.Option(min=1, help="Groups to show.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the groups as JSON.")] = False,
+) -> None:
+    """What the KB is missing: unanswered, low-confidence and thumbs-down questions, grouped, with the article to
+    write for each group (from the query log and feedback)."""
+    clusters = _pipeline(ctx).gaps(threshold)[:top]
+    if as_json:
+        out.print_json(json.dumps([c.to_dict() for c in clusters]))
+    else:
+        views.print_gaps(out, clusters)
+
+
+log_app = typer.Typer(help="The query log: every question, search and triage, with what was answered.")
+app.add_typer(log_app, name="log")
+
+
+@log_app.command("list")
+def log_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="Rows to show, newest first.")] = 20,
+) -> None:
+    """The latest logged questions, searches and triages."""
+    views.print_log_list(out, _query_log(ctx).rows(limit))
+
+
+@log_app.command("show")
+def log_show(
+    ctx: typer.Context,
+    row_id: Annotated[int, typer.Argument(metavar="ID", help="The row id (first column of `kbqa log list`).")],
+    replay: Annotated[bool, typer.Option(help="Run it again on today's index and show what changed.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the logged row (and the replay) as JSON.")] = False,
+) -> None:
+    """One logged question: what was searched, retrieved and answered; replayed on the current index."""
+    row = _query_log(ctx).get(row_id)
+    if row is None:
+        raise QuestionError(f"No row {row_id} in the query log. `kbqa log list` shows the ids.")
+    again = views.replay(_pipeline(ctx), row) if replay else None
+    if as_json:
+        out.print_json(json.dumps({"logged": row, "replay": again}, default=str))
+    else:
+        views.print_log_row(out, row, again)
+
+
+def _query_log(ctx: typer.Context) -> QueryLog:
+    settings = load_settings(**(ctx.obj or {}))
+    if not settings.query_log_path.is_file():
+        raise QuestionError(
+            f"No query log at {settings.query_log_path} yet: questions asked through the web app, API or CLI are "
+            "logged there (unless KBQA_QUERY_LOG=false)."
+        )
+    return QueryLog(settings.query_log_path)
 
 
 eval_app = typer.Typer(
@@ -358,7 +455,10 @@ def _print_answer(answer: Answer) -> None:
         out.print("\n[bold]Sources[/bold]")
         for c in answer.citations:
             where = c.source_url or display_path(c.source_path)
-            out.print(f"  [{c.n}] {escape(c.title)} — {escape(c.section)}  [dim]{escape(where)}[/dim]", highlight=False)
+            when = f" · updated {c.updated}" + (" [yellow](stale)[/yellow]" if c.stale else "") if c.updated else ""
+            out.print(
+                f"  [{c.n}] {escape(c.title)} — {escape(c.section)}  [dim]{escape(where)}{when}[/dim]", highlight=False
+            )
     elif answer.nearest:
         out.print("\n[bold]Nearest articles[/bold]")
         for a in answer.nearest:

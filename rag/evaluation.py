@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.answer import Answer
 from rag.chunking import strip_context_line
@@ -23,6 +23,9 @@ from rag.eval_report import render_report
 from rag.grounding import GroundednessScorer, Support, claim
 from rag.keyword_index import ids_fingerprint, tokenize
 from rag.metrics import dedupe, hit_at, ndcg_at, recall_at, reciprocal_rank
+
+if TYPE_CHECKING:
+    from rag.triage import Triage
 
 _WORD = re.compile(r"\w+")
 
@@ -36,8 +39,9 @@ class EvalSetError(KbqaError):
 @dataclass
 class EvalItem:
     id: str
-    question: str
     answerable: bool
+    question: str = ""
+    ticket: str = ""  # a triage item: the pasted ticket or log, run through `Pipeline.triage`
     source_ids: list[str] = field(default_factory=list)
     reference_answer: str = ""
     must_include: list[str] = field(default_factory=list)
@@ -63,8 +67,10 @@ def load_eval_set(path: Path) -> list[EvalItem]:
         except (json.JSONDecodeError, TypeError, AttributeError) as exc:
             raise EvalSetError(
                 f"{path}:{number}: not a valid eval item ({exc}); each line needs at least "
-                '"id", "question" and "answerable" (see eval/README.md).'
+                '"id", "answerable" and a "question" (or a "ticket") (see eval/README.md).'
             ) from exc
+        if not (item.question or item.ticket).strip():
+            raise EvalSetError(f"{path}:{number}: item '{item.id}' has neither a question nor a ticket.")
         if item.answerable and not item.source_ids:
             raise EvalSetError(f"{path}:{number}: answerable item '{item.id}' has no source_ids.")
         items.append(item)
@@ -157,6 +163,49 @@ def score_item(
     return row
 
 
+_TRIAGE_AS_VERDICT = {"known_issue": "answered", "possible_match": "low_confidence", "no_known_issue": "abstained"}
+
+
+def score_triage(item: EvalItem, result: Triage, k: int) -> dict[str, Any]:
+    """A triage item: is the known issue (then the matching articles, in order) the expected article?"""
+    first = [result.known_issue.article_id] if result.known_issue else []
+    ranked = dedupe(first + [m.article_id for m in result.matches])
+    relevant = set(item.source_ids)
+    verdict = _TRIAGE_AS_VERDICT[result.verdict]
+    row: dict[str, Any] = {
+        "id": item.id,
+        "question": item.ticket.strip().splitlines()[0][:200] if item.ticket.strip() else "",
+        "ticket_chars": len(item.ticket),
+        "answerable": item.answerable,
+        "expected": item.source_ids,
+        "verdict": verdict,
+        "triage_verdict": result.verdict,
+        "mode": "triage",
+        "confidence": result.confidence,
+        "answer": result.reply,
+        "query": result.query,
+        "signals": result.signals.terms(),
+        "retrieved_articles": ranked,
+        "cited_articles": sorted({c.article_id for c in result.citations}),
+        "first_cited": result.known_issue.article_id if result.known_issue else None,
+        "abstention_correct": (verdict == "abstained") != item.answerable,
+        "unsupported": [],  # every triage item is quoted from the article it cites
+        "sentences": [],
+        "latency_ms": result.timings.get("total_ms", 0.0),
+        "answer_chars": len(result.reply),
+    }
+    if item.answerable:
+        row |= {
+            "hit@1": hit_at(ranked, relevant, 1),
+            "hit@3": hit_at(ranked, relevant, 3),
+            f"hit@{k}": hit_at(ranked, relevant, k),
+            "mrr": reciprocal_rank(ranked, relevant),
+            "known_issue_correct": bool(first) and first[0] in relevant,
+            "citation_recall": len(relevant & set(row["cited_articles"])) / len(relevant),
+        }
+    return row
+
+
 def summarize(rows: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
     def mean(key: str, subset: Sequence[dict[str, Any]]) -> float | None:
         values = [r[key] for r in subset if r.get(key) is not None]
@@ -172,7 +221,10 @@ def summarize(rows: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
         "unanswerable": len(unanswerable),
         "errors": len(rows) - len(ok),
     }
-    for key in ("hit@1", f"hit@{k}", f"recall@{k}", "mrr", f"ndcg@{k}", "must_include", "token_f1", "citation_recall"):
+    keys = ["hit@1", f"hit@{k}", f"recall@{k}", "mrr", f"ndcg@{k}", "must_include", "token_f1", "citation_recall"]
+    if any(r.get("mode") == "triage" for r in ok):
+        keys[1:1] = ["hit@3", "known_issue_correct"]
+    for key in keys:
         summary[key] = mean(key, answerable)
     summary |= {
         "citation_valid": mean("citation_valid", answered),
@@ -182,7 +234,7 @@ def summarize(rows: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
         **latency_summary(ok),
         "answer_chars": mean("answer_chars", answered),
     }
-    generated = [r for r in answered if r.get("mode", "extractive") != "extractive"]
+    generated = [r for r in answered if r.get("mode", "extractive") not in ("extractive", "triage")]
     if generated:  # LLM mode: how often the generated answer was kept rather than replaced by the extractive one
         summary["llm_kept_rate"] = round(sum(r["mode"] == "llm" for r in generated) / len(generated), 4)
     return summary
@@ -219,7 +271,8 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
     mode: str | None = None,
 ) -> EvalRun:
-    """Run every question through ``pipeline.ask`` and score it; one failing question does not stop the run."""
+    """Run every question through ``pipeline.ask`` (a ticket through ``pipeline.triage``) and score it; one failing
+    item does not stop the run."""
     mode = mode or pipeline.settings.answer_mode
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     k = pipeline.settings.top_k
@@ -230,7 +283,11 @@ def evaluate(
     rows: list[dict[str, Any]] = []
     for done, item in enumerate(items, 1):
         try:
-            rows.append(score_item(item, pipeline.ask(item.question, mode=mode), chunk_texts, k, pipeline.grounding))
+            if item.ticket:
+                rows.append(score_triage(item, pipeline.triage(item.ticket), k))
+            else:
+                answer = pipeline.ask(item.question, mode=mode)
+                rows.append(score_item(item, answer, chunk_texts, k, pipeline.grounding))
         except KbqaError as exc:
             rows.append({"id": item.id, "question": item.question, "answerable": item.answerable, "error": str(exc)})
         if progress:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 
-from rag.answer import Answer
+from rag.answer import Answer, Citation, is_stale
 from rag.chunking import chunk_body, chunk_tags
 from rag.embeddings import load_embeddings
 from rag.errors import QuestionError
@@ -32,7 +32,9 @@ from rag.sentences import split_units
 from rag.settings import AnswerMode, Settings
 
 if TYPE_CHECKING:  # LLM mode's modules load only when it is used: they cost a second of start-up
+    from rag.gaps import GapCluster
     from rag.generation import LlmAnswerer
+    from rag.triage import Triage
 
 _LOG = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -50,6 +52,8 @@ class SearchHit:
     score: float
     dense_score: float
     tags: list[str] = field(default_factory=list)
+    updated: str = ""
+    stale: bool = False
 
 
 class Pipeline:
@@ -174,6 +178,7 @@ class Pipeline:
                 timings["verify_ms"] = (time.perf_counter() - t) * 1e3
         timings["total_ms"] = (time.perf_counter() - started) * 1e3
         answer.timings = timings
+        self.mark_stale(answer.citations)
         if channel is not None and self.query_log is not None:
             self._logged(self.query_log.record_answer, answer, channel, tags, self.settings.public())
         yield answer
@@ -210,12 +215,38 @@ class Pipeline:
                     score=round(float(meta["score"]), 5),
                     dense_score=round(float(meta["dense_score"]), 4),
                     tags=chunk_tags(meta),
+                    updated=meta.get("updated", ""),
+                    stale=is_stale(meta.get("updated", ""), self.settings.stale_after_days),
                 )
             )
         if channel is not None and self.query_log is not None:
             latency = (time.perf_counter() - started) * 1e3
             self._logged(self.query_log.record_search, asked, hits, channel, tags, latency, self.settings.public())
         return hits
+
+    def triage(self, ticket: str, tags: Sequence[str] = (), channel: Channel | None = None) -> Triage:
+        """A pasted ticket, error message or log: the known issue with cause, fix, checks and a reply draft."""
+        from rag.triage import triage
+
+        started = time.perf_counter()
+        result = triage(self, ticket, tuple(tags))
+        result.timings["total_ms"] = (time.perf_counter() - started) * 1e3
+        if channel is not None and self.query_log is not None:
+            self._logged(self.query_log.record_triage, ticket, result, channel, tags, self.settings.public())
+        return result
+
+    def gaps(self, threshold: float = 0.6) -> list[GapCluster]:
+        """Unanswered, low-confidence and thumbs-down questions from the query log and feedback, grouped."""
+        from rag.feedback import FeedbackStore
+        from rag.gaps import find_gaps, gap_questions
+
+        rows = self.query_log.rows(limit=100_000) if self.query_log is not None else []
+        feedback = FeedbackStore(self.settings.feedback_path).rows() if self.settings.feedback_path.is_file() else []
+        return find_gaps(self, gap_questions(rows, feedback), threshold)
+
+    def mark_stale(self, citations: Sequence[Citation]) -> None:
+        for c in citations:
+            c.stale = is_stale(c.updated, self.settings.stale_after_days)
 
     @cached_property
     def query_log(self) -> QueryLog | None:

@@ -1,6 +1,6 @@
-"""Every question and search with what was retrieved and answered: the raw data of the learning loop.
+"""Every question, search and triaged ticket with what was retrieved and answered: the raw data of the learning loop.
 
-One row per ask or search from the web app, the API and the CLI (evaluation runs are not logged): the
+One row per ask, search or triage from the web app, the API and the CLI (evaluation runs are not logged): the
 question, the query actually searched, the retrieved chunk ids and scores, the answer, verdict,
 confidence, latency and the settings in force. Stored like feedback (rag/sqlite_store.py). Tickets can
 hold customer data: KBQA_QUERY_LOG=false turns the log off.
@@ -12,10 +12,13 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rag.answer import Answer
 from rag.sqlite_store import connect, create
+
+if TYPE_CHECKING:
+    from rag.triage import Triage
 
 Channel = Literal["cli", "api", "ui"]
 
@@ -82,6 +85,28 @@ class QueryLog:
         result = {"hits": [vars(h) for h in hits]}
         return self._insert(
             "search", channel, query, query, tags, verdict, None, "", retrieved, latency_ms, settings, result
+        )
+
+    def record_triage(
+        self, ticket: str, result: Triage, channel: Channel, tags: Sequence[str], settings: dict[str, Any]
+    ) -> int:
+        retrieved = [
+            {"chunk_id": h.chunk_id, "article_id": h.article_id, "score": h.score, "dense_score": h.dense_score}
+            for h in result.matches
+        ]
+        return self._insert(
+            "triage",
+            channel,
+            ticket,
+            result.query,
+            tags,
+            result.verdict,
+            result.confidence,
+            result.reply,
+            retrieved,
+            result.timings.get("total_ms", 0.0),
+            settings,
+            result.to_dict(),
         )
 
     def _insert(self, *values: Any) -> int:

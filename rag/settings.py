@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     feedback_db: Path | None = Field(
         None, description="SQLite file for feedback (default: index_dir/feedback.sqlite3)."
     )
+    stale_after_days: int = Field(
+        365, ge=1, description="Cited articles not updated for longer than this are marked stale."
+    )
     query_log: bool = Field(
         True, description="Log every question and search (web app, API, CLI) with its answer, for `kbqa gaps`."
     )

@@ -171,6 +171,49 @@ def test_search_tab_finds_pasted_error_string(session: Session) -> None:
     expect(first.locator("mark", has_text=re.compile("AADSTS70021", re.IGNORECASE)).first).to_be_visible()
 
 
+TICKET = """\
+Hi support,
+since this morning our checkout-api pods do not start. kubectl describe shows:
+
+  Warning  Failed     12s (x4 over 1m)  kubelet  Failed to pull image "contoso.azurecr.io/checkout-api:2.8.0":
+  failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized
+  Warning  Failed     12s (x4 over 1m)  kubelet  Error: ImagePullBackOff
+
+Cluster prod-weu-01, request id 6c1e2f3a-8d4a-4b3e-9f1a-2c3d4e5f6a7b. Thanks, Sam
+"""
+
+
+def test_triage_tab_gives_the_known_issue_and_a_reply_to_copy(session: Session) -> None:
+    """A pasted ticket in Triage: the known issue, its fix with citations, and a reply draft with a copy button."""
+    page = session.page
+    page.get_by_role("tab", name="Triage").click()
+    page.locator("#kbqa-ticket textarea").fill(TICKET)
+    page.locator("#kbqa-triage-go").click()
+    panel = page.locator("#kbqa-triage")
+    expect(panel).to_have_attribute("data-verdict", re.compile("known_issue|possible_match"))
+    expect(page.locator("#kbqa-known-issue")).to_contain_text(re.compile("ImagePullBackOff", re.IGNORECASE))
+    expect(panel.locator(".kbqa-signals")).to_contain_text("ImagePullBackOff")
+    expect(page.locator("#kbqa-triage-fix li").first).to_contain_text(re.compile(r"\[\d+\]"))
+    reply = page.locator("#kbqa-reply textarea")
+    expect(reply).to_have_value(re.compile(r"^Hello,[\s\S]*\*\*References\*\*"))
+    copy = page.locator("#kbqa-reply button[aria-label*='opy'], #kbqa-reply button[title*='opy']")
+    expect(copy.first).to_be_visible()
+
+
+def test_gaps_tab_groups_what_the_kb_could_not_answer(session: Session) -> None:
+    """Questions the KB did not cover, asked in this session, come back as a gap with a suggestion and a chart."""
+    page = session.page
+    page.get_by_role("tab", name="Chat").click()
+    for question in ("How do I clear the print queue on a Zebra label printer?", "Zebra printer prints blank labels"):
+        _ask(page, question)
+    page.get_by_role("tab", name="Gaps").click()
+    page.locator("#kbqa-gaps-go").click()
+    first = page.locator("#kbqa-gaps li.kbqa-gap").first
+    expect(first).to_contain_text(re.compile("Zebra", re.IGNORECASE))
+    expect(first).to_contain_text(re.compile("Write a new article|Extend"))
+    expect(page.locator("#kbqa-gaps-chart canvas, #kbqa-gaps-chart svg").first).to_be_visible()
+
+
 def test_uploaded_article_is_answered_from(session: Session, tmp_path: Path) -> None:
     """An article uploaded in Library is indexed and then cited by a Chat answer."""
     page = session.page

@@ -24,6 +24,11 @@ class AskRequest(BaseModel):
     mode: AnswerMode | None = Field(None, description="extractive or llm (needs an LLM configured); default: settings.")
 
 
+class TriageRequest(BaseModel):
+    ticket: str = Field(..., description="The pasted ticket, error message or log excerpt (up to ~20 KB).")
+    tags: list[str] = Field(default_factory=list, description="Only articles with one of these tags or products.")
+
+
 class SearchRequest(BaseModel):
     query: str
     k: int = Field(10, ge=1, le=50)
@@ -53,6 +58,10 @@ def install(app: FastAPI, service: KbService) -> None:
     def search(body: SearchRequest) -> dict[str, Any]:
         hits = service.pipeline.search(body.query, k=body.k, tags=body.tags, channel="api")
         return {"hits": [asdict(h) for h in hits]}
+
+    @router.post("/triage", summary="Match a ticket or log to a known issue: cause, fix, checks, reply draft")
+    def triage(body: TriageRequest) -> dict[str, Any]:
+        return service.pipeline.triage(body.ticket, tags=body.tags, channel="api").to_dict()
 
     @router.get("/health", summary="Whether an index is loaded, and its size")
     def health() -> JSONResponse:

@@ -34,12 +34,16 @@ def build_blocks(service: KbService) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 _chat_tab(service)
+            with gr.Tab("Triage", id="triage"):
+                _triage_tab(service)
             with gr.Tab("Search", id="search"):
                 _search_tab(service)
             with gr.Tab("Library", id="library"):
                 _library_tab(service)
             with gr.Tab("Evaluate", id="evaluate"):
                 _evaluate_tab(service)
+            with gr.Tab("Gaps", id="gaps"):
+                _gaps_tab(service)
     return blocks
 
 
@@ -166,6 +170,41 @@ def _search_tab(service: KbService) -> None:
     )
 
 
+def _triage_tab(service: KbService) -> None:
+    with gr.Row():
+        with gr.Column(scale=3):
+            ticket = gr.Textbox(
+                label="Ticket, error message or log",
+                placeholder="Paste the ticket or a log excerpt (up to ~20 KB): error codes, messages and stack "
+                "traces are picked out; timestamps, GUIDs and IPs are ignored.",
+                lines=12,
+                max_lines=30,
+                elem_id="kbqa-ticket",
+            )
+            with gr.Row():
+                tags = gr.Dropdown(_tag_choices(service), multiselect=True, label="Only products / tags", value=[])
+                go = gr.Button("Triage", variant="primary", elem_id="kbqa-triage-go")
+            reply = gr.Textbox(
+                label="Reply draft (Markdown, with citations)",
+                lines=12,
+                buttons=["copy"],
+                interactive=False,
+                elem_id="kbqa-reply",
+            )
+        with gr.Column(scale=3):
+            panel = gr.HTML(render.triage(None), elem_id="kbqa-triage-box")
+
+    def run(text: str, tag_filter: list[str]) -> tuple[str, str]:
+        try:
+            result = service.pipeline.triage(text, tags=tag_filter or (), channel="ui")
+        except KbqaError as exc:
+            raise gr.Error(str(exc)) from exc
+        return render.triage(result), result.reply
+
+    limit = service.settings.ui_concurrency
+    go.click(run, [ticket, tags], [panel, reply], api_name="triage", concurrency_id="triage", concurrency_limit=limit)
+
+
 def _articles_table(service: KbService) -> list[list[Any]]:
     if not service.ready():
         return []
@@ -247,3 +286,31 @@ def _evaluate_tab(service: KbService) -> None:
         )
 
     run.click(do_run, upload, [summary, table, report])
+
+
+def _gaps_tab(service: KbService) -> None:
+    gr.Markdown(
+        "Questions the KB could not answer well — not in the KB, low confidence, or rated 👎 — grouped by "
+        "meaning, biggest group first, with the article to write or extend for each (`kbqa gaps` on the CLI)."
+    )
+    with gr.Row():
+        threshold = gr.Slider(0.4, 0.9, value=0.6, step=0.05, label="Group questions at similarity ≥")
+        go = gr.Button("Find gaps", variant="primary", elem_id="kbqa-gaps-go")
+    chart = gr.BarPlot(
+        x="group", y="questions", color="why", title="Questions per gap", elem_id="kbqa-gaps-chart", sort="-y"
+    )
+    listing = gr.HTML("", elem_id="kbqa-gaps-box")
+
+    def run(similarity: float) -> tuple[Any, str]:
+        import pandas as pd
+
+        clusters = service.pipeline.gaps(similarity)[:15]
+        rows = [
+            {"group": f"{n}. {c.suggested_title.removeprefix('KB: ')[:40]}", "questions": count, "why": why}
+            for n, c in enumerate(clusters, 1)
+            for why, count in c.why.items()
+        ]
+        frame = pd.DataFrame(rows, columns=["group", "questions", "why"])
+        return frame, render.gaps(clusters)
+
+    go.click(run, threshold, [chart, listing], api_name="gaps")

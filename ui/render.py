@@ -11,7 +11,9 @@ from typing import Any
 from rag.answer import Answer, display_path
 from rag.eval_report import failed, metric_bars
 from rag.evaluation import EvalRun
+from rag.gaps import GapCluster
 from rag.pipeline import SearchHit
+from rag.triage import Triage, TriageItem
 
 _BADGES = {
     "answered": ("answered", "#1a7f37"),
@@ -56,7 +58,7 @@ def sources(answer: Answer | None) -> str:
             parts.append(
                 f"<div class='kbqa-source' id='source-{c.n}'><b>[{c.n}] {html.escape(c.title)}</b>"
                 f" — {html.escape(c.section)}"
-                + (f" <span class='kbqa-updated'>updated {html.escape(c.updated)}</span>" if c.updated else "")
+                + updated(c.updated, c.stale)
                 + f"<blockquote>{highlight_sentences(c.snippet, cited)}</blockquote>"
                 f"<div class='kbqa-path'>{link}</div></div>"
             )
@@ -69,6 +71,14 @@ def sources(answer: Answer | None) -> str:
         parts.append("</ul>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def updated(when: str, stale: bool) -> str:
+    """The article's "updated" date, with a stale badge past the configured age."""
+    if not when:
+        return ""
+    badge = " <span class='kbqa-stale' title='Not updated for a long time: check it is still right'>stale</span>"
+    return f" <span class='kbqa-updated'>updated {html.escape(when)}</span>" + (badge if stale else "")
 
 
 def highlight_sentences(snippet: str, sentences: Iterable[str]) -> str:
@@ -94,14 +104,101 @@ def search_results(hits: list[SearchHit]) -> str:
     rows = ["<div id='kbqa-search-results'><ol>"]
     for hit in hits:
         tags = " ".join(f"<span class='kbqa-tag'>{html.escape(t)}</span>" for t in hit.tags)
+        head = f"<li class='kbqa-hit'><b>{html.escape(hit.title)}</b> — {html.escape(hit.section)} {tags}"
         rows.append(
-            f"<li class='kbqa-hit'><b>{html.escape(hit.title)}</b> — {html.escape(hit.section)} {tags}"
-            f"<div class='kbqa-snippet'>{highlight_terms(hit.snippet, hit.matched_terms)}</div>"
+            head + updated(hit.updated, hit.stale) + f"<div class='kbqa-snippet'>"
+            f"{highlight_terms(hit.snippet, hit.matched_terms)}</div>"
             f"<div class='kbqa-path'>{html.escape(hit.article_id)} · score {hit.score:.4f} · matched: "
             f"{html.escape(', '.join(hit.matched_terms))}</div></li>"
         )
     rows.append("</ol></div>")
     return "".join(rows)
+
+
+_TRIAGE_BADGES = {
+    "known_issue": ("known issue", "#1a7f37"),
+    "possible_match": ("possible match — check it", "#9a6700"),
+    "no_known_issue": ("no known issue — escalate", "#cf222e"),
+}
+
+
+def triage(result: Triage | None) -> str:
+    """The triage panel: verdict, what was identified, the known issue's cause, fix and checks, the matches."""
+    if result is None:
+        return "<div id='kbqa-triage'></div>"
+    label, colour = _TRIAGE_BADGES[result.verdict]
+    parts = [
+        f"<div id='kbqa-triage' data-verdict='{result.verdict}'>"
+        f"<span style='background:{colour}' class='kbqa-pill'>● {label}</span>"
+        f" <span class='kbqa-conf'>confidence {result.confidence:.2f}</span>"
+    ]
+    terms = result.signals.terms()
+    if terms:
+        chips = " ".join(f"<span class='kbqa-tag'>{html.escape(t)}</span>" for t in terms[:12])
+        parts.append(f"<div class='kbqa-signals'>Identified: {chips}</div>")
+    dropped = ", ".join(f"{n} {kind}" for kind, n in result.signals.dropped.items())
+    if dropped:
+        parts.append(f"<div class='kbqa-path'>Left out of the search: {html.escape(dropped)}</div>")
+    if result.notice:
+        parts.append(f"<div class='kbqa-notice'>{html.escape(result.notice)}</div>")
+    if result.known_issue:
+        k = result.known_issue
+        parts.append(f"<h4 id='kbqa-known-issue'>{html.escape(k.title)} — {html.escape(k.section)}</h4>")
+    for heading, items, anchor in (
+        ("Cause", result.cause, "cause"),
+        ("Fix / next steps", result.fix, "fix"),
+        ("Ask the customer / check", result.ask_customer, "ask"),
+    ):
+        if items:
+            parts.append(f"<h4>{heading}</h4><ul id='kbqa-triage-{anchor}'>")
+            parts.extend(_triage_item(i) for i in items)
+            parts.append("</ul>")
+    if result.matches:
+        parts.append("<h4>Matching articles</h4>" + search_results(result.matches))
+    if result.nearest:
+        parts.append("<h4>Nearest articles (not a match)</h4><ul>")
+        parts.extend(f"<li>{html.escape(a.title)}</li>" for a in result.nearest)
+        parts.append("</ul>")
+    if result.citations:
+        parts.append("<h4>Sources</h4><ol class='kbqa-triage-sources'>")
+        parts.extend(
+            f"<li value='{c.n}'>{html.escape(c.title)} — {html.escape(c.section)}"
+            + updated(c.updated, c.stale)
+            + f" <span class='kbqa-path'>{html.escape(c.source_url or display_path(c.source_path))}</span></li>"
+            for c in result.citations
+        )
+        parts.append("</ol>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _triage_item(item: TriageItem) -> str:
+    if item.kind == "code":  # the fences are for the Markdown reply; here the block is shown as code
+        body = "\n".join(line for line in item.text.splitlines() if not line.lstrip().startswith("```"))
+        text = f"<pre>{html.escape(body)}</pre>"
+    else:
+        text = html.escape(item.text)
+    return f"<li>{text} <a href='#' class='kbqa-cite'>[{item.citation}]</a></li>"
+
+
+def gaps(clusters: list[GapCluster]) -> str:
+    if not clusters:
+        return (
+            "<div id='kbqa-gaps'>No gaps yet: nothing in the query log or feedback was unanswered, "
+            "low confidence or rated down.</div>"
+        )
+    parts = ["<div id='kbqa-gaps'><ol>"]
+    for c in clusters:
+        why = ", ".join(f"{n} {html.escape(reason)}" for reason, n in c.why.items())
+        examples = "".join(f"<li>{html.escape(e)}</li>" for e in c.examples[:3])
+        terms = " ".join(f"<span class='kbqa-tag'>{html.escape(t)}</span>" for t in c.key_terms)
+        parts.append(
+            f"<li class='kbqa-gap'><b>{html.escape(c.suggested_title)}</b> "
+            f"<span class='kbqa-conf'>{c.size} question(s): {why}</span> {terms}"
+            f"<div>{html.escape(c.suggestion)}</div><ul class='kbqa-path'>{examples}</ul></li>"
+        )
+    parts.append("</ol></div>")
+    return "".join(parts)
 
 
 CSS = """
@@ -110,6 +207,7 @@ CSS = """
 .kbqa-notice { color: #9a6700; margin-top: 0.3em; }
 .kbqa-source { margin-bottom: 0.8em; }
 .kbqa-source blockquote { margin: 0.3em 0; padding-left: 0.6em; border-left: 3px solid #d0d7de; }
+.kbqa-stale { background: #fff1e5; color: #bc4c00; border-radius: 0.5em; padding: 0 0.4em; font-size: 0.8em; }
 .kbqa-tag { background: #ddf4ff; border-radius: 0.5em; padding: 0 0.4em; font-size: 0.8em; }
 mark { background: #fff8c5; }
 """

@@ -1,0 +1,120 @@
+"""How the CLI prints triages, the query log and KB gaps (rich markup; the commands are in rag/cli.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from rag.answer import display_path
+from rag.gaps import GapCluster
+from rag.pipeline import Pipeline
+from rag.triage import Triage
+
+TRIAGE_STYLE = {"known_issue": "bold green", "possible_match": "bold yellow", "no_known_issue": "bold red"}
+TRIAGE_LABEL = {
+    "known_issue": "known issue",
+    "possible_match": "possible match (check it)",
+    "no_known_issue": "no known issue — escalate",
+}
+
+
+def print_triage(out: Console, result: Triage) -> None:
+    label = TRIAGE_LABEL[result.verdict]
+    out.print(f"[{TRIAGE_STYLE[result.verdict]}]● {label}[/]  [dim]confidence {result.confidence:.2f}[/dim]")
+    found = result.signals.terms()
+    if found:
+        out.print(f"[dim]identified: {escape(', '.join(found[:12]))}[/dim]")
+    if result.known_issue:
+        k = result.known_issue
+        out.print(f"\n[bold]{escape(k.title)}[/bold] — {escape(k.section)}  [dim]({k.article_id})[/dim]")
+    for heading, items in (("Cause", result.cause), ("Fix", result.fix), ("Ask the customer", result.ask_customer)):
+        if items:
+            out.print(f"\n[bold]{heading}[/bold]")
+            for item in items:
+                out.print(f"  {escape(item.text)} [{item.citation}]", highlight=False)
+    if result.notice:
+        out.print(f"\n[yellow]{escape(result.notice)}[/yellow]")
+    if result.matches:
+        out.print("\n[bold]Matching articles[/bold]")
+        for i, hit in enumerate(result.matches, 1):
+            terms = f"  [dim]matched: {escape(', '.join(hit.matched_terms[:8]))}[/dim]" if hit.matched_terms else ""
+            out.print(f"  {i}. {escape(hit.title)}{terms}", highlight=False)
+    if result.citations:
+        out.print("\n[bold]Sources[/bold]")
+        for c in result.citations:
+            where = c.source_url or display_path(c.source_path)
+            out.print(f"  [{c.n}] {escape(c.title)} — {escape(c.section)}  [dim]{escape(where)}[/dim]", highlight=False)
+    out.print("\n[dim]kbqa triage --reply prints the reply draft alone.[/dim]")
+
+
+def print_gaps(out: Console, clusters: list[GapCluster]) -> None:
+    if not clusters:
+        out.print("No gaps: nothing in the query log or feedback was unanswered, low confidence or rated down.")
+        return
+    for n, c in enumerate(clusters, 1):
+        why = ", ".join(f"{count} {reason}" for reason, count in c.why.items())
+        out.print(f"[bold]{n}. {escape(c.suggested_title)}[/bold]  [dim]{c.size} question(s): {escape(why)}[/dim]")
+        out.print(f"   {escape(c.suggestion)}")
+        for example in c.examples[:3]:
+            out.print(f"   [dim]- {escape(example)}[/dim]", highlight=False)
+
+
+def print_log_list(out: Console, rows: list[dict[str, Any]]) -> None:
+    table = Table("id", "when", "kind", "via", "verdict", "ms", "question", box=None, header_style="bold")
+    for r in rows:
+        first = r["question"].strip().splitlines()[0][:70] if r["question"].strip() else ""
+        table.add_row(
+            str(r["id"]), r["created_at"], r["kind"], r["channel"], r["verdict"], f"{r['latency_ms']:.0f}", first
+        )
+    out.print(table)
+
+
+def replay(pipeline: Pipeline, row: dict[str, Any]) -> dict[str, Any]:
+    """The logged question run again on the current index: verdict, retrieved ids, answer."""
+    tags = row["tags"]
+    if row["kind"] == "search":
+        hits = pipeline.search(row["question"], tags=tags)
+        return {"verdict": "hits" if hits else "no_hits", "retrieved": [h.chunk_id for h in hits], "answer": ""}
+    if row["kind"] == "triage":
+        result = pipeline.triage(row["question"], tags=tags)
+        retrieved = [m.chunk_id for m in result.matches]
+        return {"verdict": result.verdict, "retrieved": retrieved, "answer": result.reply}
+    answer = pipeline.ask(row["question"], tags=tags)
+    return {"verdict": answer.verdict, "retrieved": [r.chunk_id for r in answer.retrieved], "answer": answer.text}
+
+
+def print_log_row(out: Console, row: dict[str, Any], again: dict[str, Any] | None) -> None:
+    when = f"{row['created_at']} · {row['kind']} via {row['channel']} · {row['latency_ms']:.0f} ms"
+    out.print(f"[bold]#{row['id']}[/bold] {when}")
+    out.print(f"\n[bold]Asked[/bold]\n{escape(row['question'])}", highlight=False)
+    if row["query"] != row["question"]:
+        out.print(f"\n[bold]Searched as[/bold]\n{escape(row['query'])}", highlight=False)
+    confidence = f" (confidence {row['confidence']:.2f})" if row["confidence"] is not None else ""
+    out.print(f"\n[bold]Verdict[/bold] {row['verdict']}{confidence}")
+    out.print("\n[bold]Retrieved[/bold]")
+    for r in row["retrieved"]:
+        out.print(f"  {escape(r['chunk_id'])}  [dim]score {r['score']:.4f} · dense {r['dense_score']:.3f}[/dim]")
+    if row["answer"]:
+        out.print(f"\n[bold]Answer[/bold]\n{escape(row['answer'])}", highlight=False)
+    if again is None:
+        return
+    logged = [r["chunk_id"] for r in row["retrieved"]]
+    out.print("\n[bold]Replayed on the current index[/bold]")
+    same = again["verdict"] == row["verdict"]
+    out.print(f"  verdict: {again['verdict']}" + ("" if same else f"  [yellow](was {row['verdict']})[/yellow]"))
+    if again["retrieved"] == logged:
+        out.print("  retrieved: the same chunks, in the same order")
+    else:
+        gone = [c for c in logged if c not in again["retrieved"]]
+        new = [c for c in again["retrieved"] if c not in logged]
+        out.print(f"  retrieved: {len(new)} new, {len(gone)} no longer retrieved")
+        for c in new:
+            out.print(f"    [green]+ {escape(c)}[/green]")
+        for c in gone:
+            out.print(f"    [red]- {escape(c)}[/red]")
+    out.print("  answer: " + ("unchanged" if again["answer"] == row["answer"] else "changed"))
+    if again["answer"] != row["answer"] and again["answer"]:
+        out.print(escape(again["answer"]), highlight=False)
