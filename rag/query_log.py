@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from rag.answer import Answer
+from rag.answer import Answer, RetrievedChunk
 from rag.sqlite_store import connect, create
 
 if TYPE_CHECKING:
+    from rag.pipeline import SearchHit
     from rag.triage import Triage
 
 Channel = Literal["cli", "api", "ui"]
@@ -49,87 +51,72 @@ class QueryLog:
         create(path, _SCHEMA)
 
     def record_answer(self, answer: Answer, channel: Channel, tags: Sequence[str], settings: dict[str, Any]) -> int:
-        retrieved = [
-            {"chunk_id": r.chunk_id, "article_id": r.article_id, "score": r.score, "dense_score": r.dense_score}
-            for r in answer.retrieved
-        ]
         return self._insert(
-            "ask",
-            channel,
-            answer.question,
-            answer.query,
-            tags,
-            answer.verdict,
-            answer.confidence,
-            answer.text,
-            retrieved,
-            answer.timings.get("total_ms", 0.0),
-            settings,
-            answer.to_dict(),
+            kind="ask",
+            channel=channel,
+            question=answer.question,
+            query=answer.query,
+            tags=tags,
+            verdict=answer.verdict,
+            confidence=answer.confidence,
+            answer=answer.text,
+            retrieved=_retrieved(answer.retrieved),
+            latency_ms=answer.timings.get("total_ms", 0.0),
+            settings=settings,
+            result=answer.to_dict(),
         )
 
     def record_search(
         self,
         query: str,
-        hits: Sequence[Any],
+        hits: Sequence[SearchHit],
         channel: Channel,
         tags: Sequence[str],
         latency_ms: float,
         settings: dict[str, Any],
     ) -> int:
-        retrieved = [
-            {"chunk_id": h.chunk_id, "article_id": h.article_id, "score": h.score, "dense_score": h.dense_score}
-            for h in hits
-        ]
-        verdict = "hits" if hits else "no_hits"
-        result = {"hits": [vars(h) for h in hits]}
         return self._insert(
-            "search", channel, query, query, tags, verdict, None, "", retrieved, latency_ms, settings, result
+            kind="search",
+            channel=channel,
+            question=query,
+            query=query,
+            tags=tags,
+            verdict="hits" if hits else "no_hits",
+            confidence=None,
+            answer="",
+            retrieved=_retrieved(hits),
+            latency_ms=latency_ms,
+            settings=settings,
+            result={"hits": [asdict(h) for h in hits]},
         )
 
     def record_triage(
         self, ticket: str, result: Triage, channel: Channel, tags: Sequence[str], settings: dict[str, Any]
     ) -> int:
-        retrieved = [
-            {"chunk_id": h.chunk_id, "article_id": h.article_id, "score": h.score, "dense_score": h.dense_score}
-            for h in result.matches
-        ]
         return self._insert(
-            "triage",
-            channel,
-            ticket,
-            result.query,
-            tags,
-            result.verdict,
-            result.confidence,
-            result.reply,
-            retrieved,
-            result.timings.get("total_ms", 0.0),
-            settings,
-            result.to_dict(),
+            kind="triage",
+            channel=channel,
+            question=ticket,
+            query=result.query,
+            tags=tags,
+            verdict=result.verdict,
+            confidence=result.confidence,
+            answer=result.reply,
+            retrieved=_retrieved(result.matches),
+            latency_ms=result.timings.get("total_ms", 0.0),
+            settings=settings,
+            result=result.to_dict(),
         )
 
-    def _insert(self, *values: Any) -> int:
-        kind, channel, question, query, tags, verdict, confidence, answer, retrieved, latency, settings, result = values
+    def _insert(self, **row: Any) -> int:
+        row["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        row["latency_ms"] = round(row["latency_ms"], 2)
+        for key in ("tags", "retrieved", "settings", "result"):
+            row[key] = json.dumps(list(row[key]) if key == "tags" else row[key], default=str)
+        columns = ", ".join(row)
         with connect(self.path) as db:
             cursor = db.execute(
-                "INSERT INTO queries (created_at, kind, channel, question, query, tags, verdict, confidence, answer,"
-                " retrieved, latency_ms, settings, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    kind,
-                    channel,
-                    question,
-                    query,
-                    json.dumps(list(tags)),
-                    verdict,
-                    confidence,
-                    answer,
-                    json.dumps(retrieved),
-                    round(latency, 2),
-                    json.dumps(settings, default=str),
-                    json.dumps(result, default=str),
-                ),
+                f"INSERT INTO queries ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
             )
             return int(cursor.lastrowid or 0)
 
@@ -143,6 +130,14 @@ class QueryLog:
         with connect(self.path) as db:
             found = db.execute("SELECT * FROM queries ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [_decode(dict(r)) for r in found]
+
+
+def _retrieved(items: Sequence[RetrievedChunk | SearchHit]) -> list[dict[str, Any]]:
+    """What was retrieved, as ids and scores: enough to compare a replay with."""
+    return [
+        {"chunk_id": r.chunk_id, "article_id": r.article_id, "score": r.score, "dense_score": r.dense_score}
+        for r in items
+    ]
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
