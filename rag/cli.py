@@ -264,7 +264,9 @@ def gaps(
         views.print_gaps(out, clusters)
 
 
-log_app = typer.Typer(help="The query log: every question, search and triage, with what was answered.")
+log_app = typer.Typer(
+    help="The query log: every question, search and triage, with what was answered.", no_args_is_help=True
+)
 app.add_typer(log_app, name="log")
 
 

@@ -26,7 +26,8 @@ def print_triage(out: Console, result: Triage) -> None:
     out.print(f"[{TRIAGE_STYLE[result.verdict]}]● {label}[/]  [dim]confidence {result.confidence:.2f}[/dim]")
     found = result.signals.terms()
     if found:
-        out.print(f"[dim]identified: {escape(', '.join(found[:12]))}[/dim]")
+        shown = [t if len(t) <= 60 else t[:57] + "…" for t in found[:12]]
+        out.print(f"[dim]identified: {escape(', '.join(shown))}[/dim]")
     if result.known_issue:
         k = result.known_issue
         out.print(f"\n[bold]{escape(k.title)}[/bold] — {escape(k.section)}  [dim]({k.article_id})[/dim]")

@@ -133,7 +133,7 @@ def extract(text: str) -> Signals:
         line = re.sub(r"[ \t]{2,}", " ", line).strip(" \t|-:[]")
         if line:
             lines.append(line)
-    clean = "\n".join(lines)
+    clean = "\n".join(lines).replace("\\r\\n", " ").replace("\\n", " ")  # line breaks escaped inside JSON
 
     signals.error_codes = _unique(
         [m.group(0) for m in _ERROR_CODE.finditer(clean)] + [m.group(1) for m in _CODE_FIELD.finditer(clean)]

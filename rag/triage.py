@@ -168,12 +168,12 @@ def _fill_sections(result: Triage, chunks: list[Document], answer: Answer | None
     exact = {t.lower() for t in [*result.signals.error_codes, *result.signals.exceptions]}
     for role, limit in _LIMITS.items():
         sections: list[list[_Part]] = []
-        for n, chunk in enumerate(chunks):
+        for n, (chunk, body) in enumerate(_sections(chunks)):
             heading = chunk.metadata["section"]
             named = set(error_codes_in(heading))
             if _role_of(heading) != role or (exact and named and not exact & named):
                 continue
-            units = [u for u in split_units(chunk_body(chunk)) if u.kind == "code" or len(u.text) >= 12]
+            units = [u for u in split_units(body) if u.kind == "code" or len(u.text) >= 12]
             sections.append(
                 [
                     _Part(_mentions(u.text, exact), len(terms_of(u.text) & weights), (n, u.position), _item(u), chunk)
@@ -199,6 +199,28 @@ def _fill_sections(result: Triage, chunks: list[Document], answer: Answer | None
         for sentence in answer.sentences:
             source = cited.get(sentence.citation)
             result.fix.append(TriageItem(sentence.text, _cite(result, source) if source else 0, sentence.kind))
+
+
+def _sections(chunks: list[Document]) -> list[tuple[Document, str]]:
+    """Each section's text whole again, with the chunk it starts in: a section longer than one chunk was split
+    with overlapping ends, sometimes inside a code block, and its units only read right when rejoined."""
+    out: list[tuple[Document, str]] = []
+    for chunk in chunks:
+        body = chunk_body(chunk)
+        if out and out[-1][0].metadata["section"] == chunk.metadata["section"]:
+            first, text = out[-1]
+            out[-1] = (first, _join_overlapping(text, body))
+        else:
+            out.append((chunk, body))
+    return out
+
+
+def _join_overlapping(left: str, right: str) -> str:
+    """``left`` + ``right`` without the text the splitter repeated at the start of ``right``."""
+    for size in range(min(len(left), len(right)), 0, -1):
+        if left.endswith(right[:size]) and (size > 20 or right[:size].strip() == right[:size]):
+            return left + right[size:]
+    return left + "\n" + right
 
 
 def _section_rank(section: list[_Part], exact: set[str], weights: set[str]) -> tuple[bool, int, tuple[int, int]]:

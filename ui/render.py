@@ -134,7 +134,8 @@ def triage(result: Triage | None) -> str:
     ]
     terms = result.signals.terms()
     if terms:
-        chips = " ".join(f"<span class='kbqa-tag'>{html.escape(t)}</span>" for t in terms[:12])
+        shown = [t if len(t) <= 60 else t[:57] + "…" for t in terms[:12]]
+        chips = " ".join(f"<span class='kbqa-tag'>{html.escape(t)}</span>" for t in shown)
         parts.append(f"<div class='kbqa-signals'>Identified: {chips}</div>")
     dropped = ", ".join(f"{n} {kind}" for kind, n in result.signals.dropped.items())
     if dropped:
