@@ -10,7 +10,7 @@ free text (log parsers such as Drain need a corpus of the same log format), henc
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 _TIMESTAMP = re.compile(
@@ -59,12 +59,38 @@ _PRODUCT_VERSION = re.compile(
     r"\b([A-Z][\w+.-]*(?:\s+(?:[A-Z][\w+.-]*|\d{1,2})){0,2})\s+(v?\d+(?:\.\d+){1,3}|\d{2}H\d)\b(?![.:/-]\d)"
 )
 _AZURE_TYPE = re.compile(r"\bMicrosoft\.[A-Za-z]+/[A-Za-z]+(?:/[A-Za-z]+)?\b")
+# Not "service", "node" or "cluster": too common to say what is affected.
 _RESOURCES = (
-    "pod", "deployment", "daemonset", "statefulset", "replicaset", "service", "ingress", "node", "node pool",
-    "namespace", "persistentvolumeclaim", "configmap", "secret", "cronjob", "container app", "key vault",
-    "storage account", "app service", "function app", "virtual machine", "scale set", "session host",
-    "host pool", "load balancer", "virtual network", "subnet", "network security group", "private endpoint",
-    "managed identity", "service principal", "app registration", "container registry", "cluster",
+    "pod",
+    "deployment",
+    "daemonset",
+    "statefulset",
+    "replicaset",
+    "ingress",
+    "node pool",
+    "namespace",
+    "persistentvolumeclaim",
+    "configmap",
+    "secret",
+    "cronjob",
+    "container app",
+    "key vault",
+    "storage account",
+    "app service",
+    "function app",
+    "virtual machine",
+    "scale set",
+    "session host",
+    "host pool",
+    "load balancer",
+    "virtual network",
+    "subnet",
+    "network security group",
+    "private endpoint",
+    "managed identity",
+    "service principal",
+    "app registration",
+    "container registry",
 )  # fmt: skip
 _RESOURCE = re.compile(r"\b(" + "|".join(re.escape(r) for r in _RESOURCES) + r")s?\b", re.IGNORECASE)
 _ERRORISH = re.compile(
@@ -135,9 +161,8 @@ def extract(text: str) -> Signals:
             lines.append(line)
     clean = "\n".join(lines).replace("\\r\\n", " ").replace("\\n", " ")  # line breaks escaped inside JSON
 
-    signals.error_codes = _unique(
-        [m.group(0) for m in _ERROR_CODE.finditer(clean)] + [m.group(1) for m in _CODE_FIELD.finditer(clean)]
-    )
+    codes = [m.group(0) for m in _ERROR_CODE.finditer(clean)] + [m.group(1) for m in _CODE_FIELD.finditer(clean)]
+    signals.error_codes = _unique(codes, key=lambda c: c.lower().removeprefix("0x"))  # 0x8024402C = 8024402c
     signals.exceptions = _unique(
         m.group(0) for m in _EXCEPTION.finditer(clean) if m.group(0) not in signals.error_codes
     )
@@ -166,12 +191,12 @@ def _count(signals: Signals, kind: str, n: int = 1) -> None:
     signals.dropped[kind] = signals.dropped.get(kind, 0) + n
 
 
-def _unique(items: Iterable[str]) -> list[str]:
+def _unique(items: Iterable[str], key: Callable[[str], str] = str.lower) -> list[str]:
     seen: set[str] = set()
     out = []
     for item in items:
-        key = item.lower()
-        if item and key not in seen:
-            seen.add(key)
+        folded = key(item)
+        if item and folded not in seen:
+            seen.add(folded)
             out.append(item)
     return out

@@ -209,6 +209,7 @@ CSS = """
 .kbqa-source { margin-bottom: 0.8em; }
 .kbqa-source blockquote { margin: 0.3em 0; padding-left: 0.6em; border-left: 3px solid #d0d7de; }
 .kbqa-stale { background: #fff1e5; color: #bc4c00; border-radius: 0.5em; padding: 0 0.4em; font-size: 0.8em; }
+#kbqa-triage pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 .kbqa-tag { background: #ddf4ff; border-radius: 0.5em; padding: 0 0.4em; font-size: 0.8em; }
 mark { background: #fff8c5; }
 """
