@@ -6,6 +6,7 @@ come only from environment variables (named by ``llm_api_key_env``), never from 
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import warnings
@@ -131,7 +132,7 @@ def _local(model: str | None, temperature: float, max_tokens: int, context: int)
     path = Path(model).expanduser() if model else bundled_gguf()
     if not path.is_file():
         raise LlmError(f"GGUF model file {path} does not exist; set KBQA_LLM_MODEL to a local .gguf file.")
-    return ChatLlamaCpp(
+    chat = ChatLlamaCpp(
         model_path=str(path),
         n_ctx=context,
         n_batch=512,  # the wrapper's default of 8 makes reading a 1,500-token prompt take ~15 s on 2 cores
@@ -141,6 +142,10 @@ def _local(model: str | None, temperature: float, max_tokens: int, context: int)
         verbose=False,
         streaming=True,
     )
+    # Freed before the interpreter tears its modules down; freed later, llama.cpp's finaliser prints a
+    # TypeError traceback at exit.
+    atexit.register(chat.client.close)
+    return chat
 
 
 def _install_hint(provider: str) -> str:
