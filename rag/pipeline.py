@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from rag.answer import Answer, Citation, is_stale
@@ -190,8 +191,16 @@ class Pipeline:
         started = time.perf_counter()
         asked = query
         query = condense(self.check_question(query))
+        hits = self.hits(query, self.retriever.invoke(query, k=k, tags=list(tags)))
+        if channel is not None and self.query_log is not None:
+            latency = (time.perf_counter() - started) * 1e3
+            self._logged(self.query_log.record_search, asked, hits, channel, tags, latency, self.settings.public())
+        return hits
+
+    def hits(self, query: str, chunks: Sequence[Document]) -> list[SearchHit]:
+        """Retrieved chunks as search hits: the best chunk of each article, its best-matching sentence and the
+        words it shares with ``query``."""
         terms = set(tokenize(query))
-        chunks = self.retriever.invoke(query, k=k, tags=list(tags))
         hits: list[SearchHit] = []
         seen: set[str] = set()
         for chunk in chunks:
@@ -219,9 +228,6 @@ class Pipeline:
                     stale=is_stale(meta.get("updated", ""), self.settings.stale_after_days),
                 )
             )
-        if channel is not None and self.query_log is not None:
-            latency = (time.perf_counter() - started) * 1e3
-            self._logged(self.query_log.record_search, asked, hits, channel, tags, latency, self.settings.public())
         return hits
 
     def triage(self, ticket: str, tags: Sequence[str] = (), channel: Channel | None = None) -> Triage:

@@ -10,6 +10,7 @@ supply the structured parts.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,6 +20,7 @@ from rag.answer import Answer, Citation, NearestArticle, display_path
 from rag.chunking import chunk_body
 from rag.extractive import citation_for, terms_of
 from rag.injection import plain_citations
+from rag.query import condense
 from rag.sentences import Unit, split_units
 from rag.signals import Signals, error_codes_in, extract
 
@@ -85,9 +87,12 @@ class Triage:
 def triage(pipeline: Pipeline, ticket: str, tags: tuple[str, ...] | list[str] = ()) -> Triage:
     text = pipeline.check_question(ticket)
     signals = extract(text)
-    query = signals.query() or text
-    answer = pipeline.ask(query, tags=tags)
-    matches = _with_signal_terms(pipeline.search(query, k=5, tags=tags), signals)
+    query = signals.query() or condense(text)  # a paste of nothing but noise: searched as a log
+    # One retrieval serves both the answer (the verdict's confidence) and the ranked matches.
+    timings: dict[str, float] = {}
+    chunks = pipeline.retriever.invoke(query, k=pipeline.settings.top_k, tags=list(tags), timings=timings)
+    answer = pipeline.answerer.answer(query, chunks)
+    matches = _with_signal_terms(pipeline.hits(query, chunks), signals)
     result = Triage(
         verdict=_VERDICTS[answer.verdict],
         confidence=answer.confidence,
@@ -95,12 +100,19 @@ def triage(pipeline: Pipeline, ticket: str, tags: tuple[str, ...] | list[str] = 
         signals=signals,
         matches=matches,
         notice=answer.notice,
-        timings=dict(answer.timings),
+        timings=timings,
     )
     # The known issue is the article retrieval ranks first for the whole ticket (the answer's first citation
     # is the best single sentence, which may sit in an article about a similar message).
     answered = (matches[0].article_id if matches else None) if not answer.abstained else None
-    article, found = _exact_evidence(pipeline, signals, [answered] if answered else [], matches)
+    fetched: dict[str, list[Document]] = {}
+
+    def article_chunks(article_id: str) -> list[Document]:
+        if article_id not in fetched:
+            fetched[article_id] = _article_chunks(pipeline, article_id)
+        return fetched[article_id]
+
+    article, found = _exact_evidence(article_chunks, signals, [answered] if answered else [], matches)
     if found:  # an error code or message quoted verbatim by an article is strong evidence: one level up
         result.verdict = "known_issue" if result.verdict != "no_known_issue" else "possible_match"
         result.notice = f"Found word for word in the matched article: {', '.join(found[:3])}."
@@ -109,7 +121,7 @@ def triage(pipeline: Pipeline, ticket: str, tags: tuple[str, ...] | list[str] = 
         result.nearest = answer.nearest
         result.reply = _escalation_reply(result)
         return result
-    chunks = _article_chunks(pipeline, article)
+    chunks = article_chunks(article)
     cites_it = bool(answer.citations) and answer.citations[0].article_id == article
     _fill_sections(result, chunks, answer if cites_it else None)
     known = next((c for c in result.citations if c.article_id == article), None)
@@ -120,7 +132,7 @@ def triage(pipeline: Pipeline, ticket: str, tags: tuple[str, ...] | list[str] = 
 
 
 def _exact_evidence(
-    pipeline: Pipeline, signals: Signals, preferred: list[str], matches: list[SearchHit]
+    article_chunks: Callable[[str], list[Document]], signals: Signals, preferred: list[str], matches: list[SearchHit]
 ) -> tuple[str | None, list[str]]:
     """The answer's article, or else the top match, if it contains one of the ticket's specific identifiers
     word for word: error codes, exception names, quoted messages (not HTTP statuses or product names, which
@@ -131,7 +143,7 @@ def _exact_evidence(
     if not specific:
         return None, []
     for article in dict.fromkeys([*preferred, *(m.article_id for m in matches[:1])]):
-        body = "\n".join(c.page_content for c in _article_chunks(pipeline, article)).lower()
+        body = "\n".join(c.page_content for c in article_chunks(article)).lower()
         found = [s for s in dict.fromkeys(specific) if s.lower() in body]
         if found:
             return article, found
