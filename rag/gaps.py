@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 WEAK_VERDICTS = {"abstained": "not in the KB", "no_known_issue": "not in the KB"}
 LOW_VERDICTS = {"low_confidence": "low confidence", "possible_match": "low confidence"}
+GAP_VERDICTS = frozenset(WEAK_VERDICTS) | frozenset(LOW_VERDICTS)  # the query-log rows worth looking at
 _WORD = re.compile(r"[A-Za-z][\w.-]*[A-Za-z0-9]|[A-Za-z]")
 EXTEND_ABOVE = 0.55  # dense similarity of a cluster's central question to an article: extend it, not write anew
 

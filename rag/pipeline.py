@@ -244,9 +244,9 @@ class Pipeline:
     def gaps(self, threshold: float = 0.6) -> list[GapCluster]:
         """Unanswered, low-confidence and thumbs-down questions from the query log and feedback, grouped."""
         from rag.feedback import FeedbackStore
-        from rag.gaps import find_gaps, gap_questions
+        from rag.gaps import GAP_VERDICTS, find_gaps, gap_questions
 
-        rows = self.query_log.rows(limit=100_000) if self.query_log is not None else []
+        rows = self.query_log.with_verdicts(GAP_VERDICTS) if self.query_log is not None else []
         feedback = FeedbackStore(self.settings.feedback_path).rows() if self.settings.feedback_path.is_file() else []
         return find_gaps(self, gap_questions(rows, feedback), threshold)
 

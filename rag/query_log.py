@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -124,6 +124,17 @@ class QueryLog:
         with connect(self.path) as db:
             row = db.execute("SELECT * FROM queries WHERE id = ?", (row_id,)).fetchone()
         return _decode(dict(row)) if row else None
+
+    def with_verdicts(self, verdicts: Collection[str]) -> list[dict[str, Any]]:
+        """Every row with one of ``verdicts``, oldest first: id, kind, question, query and verdict only (no JSON
+        to decode), read through the verdict index."""
+        marks = ", ".join("?" * len(verdicts))
+        with connect(self.path) as db:
+            found = db.execute(
+                f"SELECT id, kind, question, query, verdict FROM queries WHERE verdict IN ({marks}) ORDER BY id",
+                tuple(verdicts),
+            ).fetchall()
+        return [dict(r) for r in found]
 
     def rows(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest ``limit`` rows, newest first."""
