@@ -83,6 +83,7 @@ class Pipeline:
             dense_weight=s.dense_weight,
             keyword_weight=s.keyword_weight,
             max_chunks_per_article=s.max_chunks_per_article,
+            max_tags=s.max_tags,
         )
 
     @property
@@ -153,7 +154,8 @@ class Pipeline:
         mode = mode or self.settings.answer_mode
         llm = self.llm if mode == "llm" else None  # fail on a missing provider before searching
         question = self.check_question(question)
-        query = standalone_question(condense(question), history)
+        # Only the last turn is read; bounded like a question, so a forged history cannot bypass the limit.
+        query = standalone_question(condense(question), [h[: self.settings.max_question_chars] for h in history[-1:]])
         timings: dict[str, float] = {}
         chunks = self.retriever.invoke(query, k=k or self.settings.top_k, tags=list(tags), timings=timings)
         t = time.perf_counter()

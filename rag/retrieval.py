@@ -18,6 +18,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from rag.chunking import tag_key
+from rag.errors import QuestionError
 from rag.index import KnowledgeIndex
 from rag.keyword_index import tokenize
 
@@ -35,6 +36,7 @@ class HybridRetriever(BaseRetriever):
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
     max_chunks_per_article: int = 3
+    max_tags: int = 50
 
     def _get_relevant_documents(
         self,
@@ -46,6 +48,7 @@ class HybridRetriever(BaseRetriever):
         timings: dict[str, float] | None = None,
     ) -> list[Document]:
         k = k or self.k
+        tags = checked_tags(tags, self.max_tags)
         timings = timings if timings is not None else {}
         # One generation for the whole request, even if an ingest switches to the next one meanwhile. Taken first
         # so that a missing index fails fast, before the model loads.
@@ -102,6 +105,24 @@ class HybridRetriever(BaseRetriever):
             if len(chosen) == k:
                 break
         return chosen
+
+
+def checked_tags(tags: Sequence[str], limit: int) -> tuple[str, ...]:
+    """The tag filter without blanks and repeats, refused past ``limit``: every tag becomes a clause of one
+    Chroma ``where`` expression, and thousands of them crash Chroma's Rust bindings (segfault), not just fail."""
+    unique = tuple(dict.fromkeys(t.strip() for t in tags if t and t.strip()))
+    if len(unique) > limit:
+        raise QuestionError(
+            f"{len(unique):,} different tags in the filter; the limit is {limit}. "
+            "Filter by fewer tags (kbqa stats lists them), or raise KBQA_MAX_TAGS."
+        )
+    too_long = next((t for t in unique if len(t) > _MAX_TAG_CHARS), None)
+    if too_long is not None:
+        raise QuestionError(f"A tag of {len(too_long):,} characters is not a tag; tags are short names such as 'aks'.")
+    return unique
+
+
+_MAX_TAG_CHARS = 100
 
 
 def _where(tags: Sequence[str]) -> dict[str, Any] | None:

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         20_000, ge=10, description="Longer questions are rejected with a message (a pasted log excerpt fits)."
     )
+    max_tags: int = Field(
+        50, ge=1, le=200, description="Most tags one request may filter by (each is a clause of the index query)."
+    )
     host: str = Field("127.0.0.1", description="Address `kbqa serve` listens on.")
     port: int = Field(7860, ge=0, le=65535, description="Port `kbqa serve` listens on.")
     ui_concurrency: int = Field(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio import utils as gradio_utils
 
 from rag.answer import Answer
 from rag.errors import KbqaError
@@ -241,15 +242,29 @@ def _library_tab(service: KbService) -> None:
     def do_upload(file: str | None) -> tuple[list[list[Any]], str]:
         if not file:
             return _articles_table(service), ""
-        path = Path(file)
+        path = _uploaded(file)
         try:
             saved, report = service.upload(path.name, path.read_bytes())
         except KbqaError as exc:
-            return _articles_table(service), f"⚠️ Upload refused: {exc}"
+            return _articles_table(service), f"⚠️ Upload refused: {_without_path(exc, path)}"
         return _articles_table(service), f"Uploaded `{saved.name}` and indexed it ({report.chunks_embedded} chunks)."
 
     reindex.click(do_reindex, None, [table, status])
     upload.upload(do_upload, upload, [table, status])
+
+
+def _uploaded(file: str) -> Path:
+    """The path of a file this client uploaded; anything else is refused. Gradio checks this too (ui/server.py),
+    but a file input's value is a path the client sends, so the handlers that read it check again."""
+    path = Path(file).resolve()
+    if not path.is_relative_to(Path(gradio_utils.get_upload_folder()).resolve()) or not path.is_file():
+        raise gr.Error("Upload the file from your computer with the button; other paths are not read.")
+    return path
+
+
+def _without_path(exc: KbqaError, upload: Path) -> str:
+    """The error's message naming the upload by its own name, not by where the server keeps it."""
+    return str(exc).replace(str(upload), upload.name).replace(str(upload.parent), "")
 
 
 def _evaluate_tab(service: KbService) -> None:
@@ -272,12 +287,13 @@ def _evaluate_tab(service: KbService) -> None:
     def do_run(file: str | None, progress: gr.Progress = gr.Progress()) -> tuple[str, Any, list[str]]:  # noqa: B008
         if not file:
             raise gr.Error("Upload an eval set or an answers file first.")
+        path = _uploaded(file)
         try:
             result, folder = service.evaluate(
-                Path(file), progress=lambda done, total: progress((done, total), desc="evaluating")
+                path, progress=lambda done, total: progress((done, total), desc="evaluating")
             )
         except KbqaError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise gr.Error(_without_path(exc, path)) from exc
         headers, rows = render.eval_rows(result)
         return (
             render.eval_summary(result, folder),

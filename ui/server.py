@@ -63,7 +63,13 @@ def create_app(settings: Settings, service: KbService | None = None) -> FastAPI:
         font=["system-ui", "-apple-system", "Segoe UI", "sans-serif"],
         font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
     )
-    return gr.mount_gradio_app(app, build_blocks(service), path="/", theme=theme, css=CSS, footer_links=[])
+    blocks = build_blocks(service)
+    gr.mount_gradio_app(app, blocks, path="/", theme=theme, css=CSS, footer_links=[])
+    # Gradio checks that a file input names a file this client uploaded only once the Blocks "has launched",
+    # which launch() sets and mount_gradio_app does not (gradio 6.31). Without it a client could send any server
+    # path as a file and have it copied into the cache, indexed or served back (tests/test_security.py).
+    blocks.has_launched = True
+    return app
 
 
 def serve(settings: Settings) -> None:
