@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 
 from langchain_core.documents import Document
-from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
+from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter, TextSplitter
+
+from rag.markdown_text import blocks_of
 
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
 INTRO_SECTION = "Summary"
 
 
 def chunk_article(article: Document, chunk_size: int, chunk_overlap: int) -> list[Document]:
-    """Split one article by Markdown headings, then by size; every chunk keeps its section path.
+    """Split one article by Markdown headings, then into runs of whole blocks; every chunk keeps its section path.
 
     ``page_content`` is one context line ("title — section") followed by the chunk text, so both the
     embedding and the keyword index see which article and section a passage belongs to.
@@ -24,7 +27,7 @@ def chunk_article(article: Document, chunk_size: int, chunk_overlap: int) -> lis
     chunks: list[Document] = []
     for section in sections:
         path = " > ".join(section.metadata[key] for _, key in _HEADERS if key in section.metadata)
-        for body in splitter.split_text(section.page_content):
+        for body in pack_blocks(blocks_of(section.page_content), chunk_size, splitter):
             if not body.strip():
                 continue
             position = len(chunks)
@@ -48,6 +51,29 @@ def chunk_article(article: Document, chunk_size: int, chunk_overlap: int) -> lis
         chunk.metadata["article_hash"] = article_hash
         chunk.id = f"{meta['article_id']}#{chunk.metadata['position']:04d}-{chunk.metadata['content_hash'][:8]}"
     return chunks
+
+
+def pack_blocks(blocks: list[str], size: int, splitter: TextSplitter) -> Iterator[str]:
+    """Whole blocks (paragraphs, list items, table records, code blocks) packed into chunks of at most ``size``.
+
+    Written here because langchain's splitters cut by characters: they split a code block or a sentence
+    where the size runs out, and leave a list's lead-in ("Run:", "Check these settings:") at the end of one
+    chunk and what it introduces in the next. Here a block that ends with ':' moves to the next chunk with
+    what follows it; only a block longer than ``size`` on its own is cut, by ``splitter``.
+    """
+    current: list[str] = []
+    for block in blocks:
+        pieces = [block] if len(block) <= size else splitter.split_text(block)
+        for piece in pieces:
+            if current and len("\n".join([*current, piece])) > size:
+                carried = [current.pop()] if len(current) > 1 and current[-1].endswith(":") else []
+                if carried and len("\n".join([*carried, piece])) > size:
+                    current, carried = [*current, *carried], []
+                yield "\n".join(current)
+                current = carried
+            current.append(piece)
+    if current:
+        yield "\n".join(current)
 
 
 def context_line(title: str, section: str) -> str:

@@ -315,7 +315,7 @@ eval_app = typer.Typer(
 app.add_typer(eval_app, name="eval")
 
 _RUN_DIR_HELP = "Run folder (default eval/runs/<timestamp>)."
-_GATE_HELP = "Gate, e.g. hit@5=0.9,grounded=0.9: exit 1 if a metric is below."
+_GATE_HELP = "Gate, e.g. hit@5=0.9,grounded=0.9,malformed<=0: exit 1 if a metric is below (above, for <=)."
 
 
 @eval_app.command("run")
@@ -413,7 +413,11 @@ def _run_eval(
         out.print_json(json.dumps(result.summary))
     else:
         for key, value in result.summary.items():
-            out.print(f"{key:>22}: {value}")
+            if isinstance(value, dict):  # by_type: one line per question type
+                for name, figures in value.items():
+                    out.print(f"{key + ' ' + name:>22}: " + ", ".join(f"{m} {v}" for m, v in figures.items()))
+            else:
+                out.print(f"{key:>22}: {value}")
     err.print(f"Run written to {folder}/ (report.html, results.jsonl, summary.json, config.json)")
     failures = gate_failures(result.summary, gate)
     if failures:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-_NOT_RATES = ("latency", "answer_chars", "confidence")
+_NOT_RATES = ("latency", "answer_chars", "confidence", "malformed")  # not "higher is better" shares
 
 
 def failed(row: dict[str, Any]) -> bool:
@@ -17,7 +17,7 @@ def failed(row: dict[str, Any]) -> bool:
         return True
     if "abstention_correct" not in row:  # a checked answer (kbqa eval answers)
         return bool(row["unsupported"] or row["citation_valid"] is False or row["expected_supported"] == 0)
-    if not row["abstention_correct"]:
+    if not row["abstention_correct"] or row.get("form_flags") or row.get("wrong_yes_no"):
         return True
     return bool(row["answerable"] and (row.get("hit@1") == 0 or (row.get("must_include") or 1) < 1))
 
@@ -122,8 +122,25 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "".join(out)
 
 
+def _by_type(by_type: dict[str, dict[str, Any]]) -> str:
+    """Per question type, so a change that helps "how do I" but hurts "pasted error" shows."""
+    if not by_type:
+        return ""
+    columns = list(next(iter(by_type.values())))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["type", *columns])
+    body = "".join(
+        f"<tr><td>{html.escape(t)}</td>" + "".join(f"<td>{html.escape(str(m.get(c)))}</td>" for c in columns) + "</tr>"
+        for t, m in by_type.items()
+    )
+    return f"<h2>By question type</h2><table><tr>{head}</tr>{body}</table>"
+
+
 def render_report(summary: dict[str, Any], rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
-    scalar = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in summary.items())
+    scalar = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in summary.items()
+        if not isinstance(v, dict)
+    )
     failures = sum(failed(r) for r in rows)
     latencies = [r["latency_ms"] for r in rows if "latency_ms" in r]
     answers = config.get("kind") == "answers"
@@ -144,7 +161,7 @@ corpus fingerprint <code>{html.escape(str(config.get("corpus_fingerprint", "")))
 ({config.get("chunks", "?")} chunks).</p>
 <h2>Metrics</h2>{metric_bars(summary)}
 <h2>Latency</h2>{_histogram(latencies)}
-<h2>Summary</h2><table>{scalar}</table>
+<h2>Summary</h2><table>{scalar}</table>{_by_type(summary.get("by_type", {}))}
 <h2>{"Answers" if answers else "Questions"} (failures first)</h2>{table}
 </body></html>
 """

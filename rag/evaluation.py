@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.answer import Answer
+from rag.answer_form import form_flags
 from rag.chunking import strip_context_line
 from rag.errors import KbqaError
 from rag.eval_report import render_report
@@ -47,6 +48,7 @@ class EvalItem:
     must_include: list[str] = field(default_factory=list)
     type: str = ""
     tags: list[str] = field(default_factory=list)
+    expected_verdict: str = ""  # yes/no questions: "yes" or "no", what the source article states
 
 
 def load_eval_set(path: Path) -> list[EvalItem]:
@@ -142,25 +144,40 @@ def score_item(
         "sentences": sentences,
         "latency_ms": answer.timings.get("total_ms", 0.0),
         "answer_chars": len(answer.text),
+        "type": item.type,
+        "form_flags": form_flags(answer.text) if not answer.abstained else [],
     }
+    given = _VERDICT_GIVEN.match(answer.text)
+    if item.expected_verdict:
+        row["yes_no_given"] = given.group(1).lower() if given else None
+        row["wrong_yes_no"] = given is not None and given.group(1).lower() != item.expected_verdict.lower()
     if item.answerable:
         answered = not answer.abstained
         text = answer.text.lower()
+        top = chunk_texts.get(answer.retrieved[0].chunk_id, "").lower() if answer.retrieved else ""
         row |= {
             "hit@1": hit_at(ranked, relevant, 1),
             f"hit@{k}": hit_at(ranked, relevant, k),
             f"recall@{k}": recall_at(ranked, relevant, k),
             "mrr": reciprocal_rank(ranked, relevant),
             f"ndcg@{k}": ndcg_at(ranked, relevant, k),
-            "must_include": (
-                sum(m.lower() in text for m in item.must_include) / len(item.must_include) if answered else 0.0
-            )
+            "fact_share": _share_found(item.must_include, text) if answered else 0.0,
+            "must_include": float(all(m.lower() in text for m in item.must_include) and answered)
             if item.must_include
             else None,
+            "context_fact_share": _share_found(item.must_include, top),
             "token_f1": token_f1(answer.text, item.reference_answer) if answered and item.reference_answer else 0.0,
             "citation_recall": len(relevant & cited_articles) / len(relevant),
         }
     return row
+
+
+_VERDICT_GIVEN = re.compile(r"^(Yes|No)\.")
+
+
+def _share_found(facts: list[str], text: str) -> float | None:
+    """The share of an item's must_include facts that ``text`` (lower-cased) holds."""
+    return sum(f.lower() in text for f in facts) / len(facts) if facts else None
 
 
 _TRIAGE_AS_VERDICT = {"known_issue": "answered", "possible_match": "low_confidence", "no_known_issue": "abstained"}
@@ -221,7 +238,18 @@ def summarize(rows: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
         "unanswerable": len(unanswerable),
         "errors": len(rows) - len(ok),
     }
-    keys = ["hit@1", f"hit@{k}", f"recall@{k}", "mrr", f"ndcg@{k}", "must_include", "token_f1", "citation_recall"]
+    keys = [
+        "hit@1",
+        f"hit@{k}",
+        f"recall@{k}",
+        "mrr",
+        f"ndcg@{k}",
+        "must_include",
+        "fact_share",
+        "context_fact_share",
+        "token_f1",
+        "citation_recall",
+    ]
     if any(r.get("mode") == "triage" for r in ok):
         keys[1:1] = ["hit@3", "known_issue_correct"]
     for key in keys:
@@ -234,6 +262,22 @@ def summarize(rows: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
         **latency_summary(ok),
         "answer_chars": mean("answer_chars", answered),
     }
+    formed = [r for r in answered if "form_flags" in r]
+    yes_no = [r for r in ok if "wrong_yes_no" in r]
+    summary |= {
+        "malformed": round(sum(bool(r["form_flags"]) for r in formed) / len(formed), 4) if formed else None,
+        "yes_no_given": sum(r["yes_no_given"] is not None for r in yes_no),
+        "wrong_yes_no": sum(r["wrong_yes_no"] for r in yes_no),
+    }
+    by_type = {
+        t: [r for r in answerable if r.get("type") == t] for t in sorted({r.get("type") or "" for r in answerable})
+    }
+    if len(by_type) > 1:
+        summary["by_type"] = {
+            t or "untyped": {"n": len(rs), **{m: mean(m, rs) for m in ("hit@1", "mrr", "fact_share")}}
+            | {"answered_rate": round(sum(r["verdict"] != "abstained" for r in rs) / len(rs), 4)}
+            for t, rs in by_type.items()
+        }
     generated = [r for r in answered if r.get("mode", "extractive") not in ("extractive", "triage")]
     if generated:  # LLM mode: how often the generated answer was kept rather than replaced by the extractive one
         summary["llm_kept_rate"] = round(sum(r["mode"] == "llm" for r in generated) / len(generated), 4)
@@ -304,31 +348,36 @@ def evaluate(
     return EvalRun(rows, summarize(rows, k), config)
 
 
-def parse_gate(spec: str) -> dict[str, float]:
-    """``hit@5=0.9,grounded=0.9`` → {"hit@5": 0.9, "grounded": 0.9}."""
-    gate: dict[str, float] = {}
+def parse_gate(spec: str) -> dict[str, tuple[str, float]]:
+    """``hit@5=0.9,malformed<=0`` → {"hit@5": (">=", 0.9), "malformed": ("<=", 0.0)}."""
+    gate: dict[str, tuple[str, float]] = {}
     for part in filter(None, (p.strip() for p in spec.split(","))):
         name, sep, value = part.partition("=")
         try:
-            gate[name.strip()] = float(value)
+            bound = float(value)
         except ValueError:
             sep = ""
         if not sep:
-            raise EvalSetError(f"Cannot read '{part}' in --fail-under; write metric=value, e.g. hit@5=0.9.")
+            raise EvalSetError(
+                f"Cannot read '{part}' in --fail-under; write metric=value (a minimum) or metric<=value (a maximum), "
+                "e.g. hit@5=0.9,malformed<=0."
+            )
+        gate[name.strip().removesuffix("<").strip()] = ("<=" if name.strip().endswith("<") else ">=", bound)
     return gate
 
 
-def check_gate(gate: dict[str, float], metrics: dict[str, Any]) -> None:
+def check_gate(gate: dict[str, tuple[str, float]], metrics: dict[str, Any]) -> None:
     """Fail before a long run, not after it, when the gate names a metric the run does not produce."""
-    gate_failures(dict.fromkeys(metrics), dict.fromkeys(gate, float("-inf")))
+    unknown = [name for name in gate if name not in metrics]
+    if unknown:
+        raise EvalSetError(f"Unknown metric '{unknown[0]}' in --fail-under; known: {', '.join(metrics)}.")
 
 
-def gate_failures(summary: dict[str, Any], gate: dict[str, float]) -> list[str]:
+def gate_failures(summary: dict[str, Any], gate: dict[str, tuple[str, float]]) -> list[str]:
+    check_gate(gate, summary)
     failures = []
-    for name, minimum in gate.items():
-        if name not in summary:
-            raise EvalSetError(f"Unknown metric '{name}' in --fail-under; known: {', '.join(summary)}.")
+    for name, (op, bound) in gate.items():
         value = summary[name]
-        if minimum != float("-inf") and (value is None or value < minimum):
-            failures.append(f"{name} = {value} < {minimum}")
+        if value is None or (value < bound if op == ">=" else value > bound):
+            failures.append(f"{name} = {value} {'<' if op == '>=' else '>'} {bound}")
     return failures

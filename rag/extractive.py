@@ -27,17 +27,34 @@ _YES_NO = re.compile(
 _NEGATION = re.compile(r"\b(not|no|never|cannot|can't|isn't|aren't|doesn't|don't|won't|wasn't|neither|nor)\b", re.I)
 _MIN_UNIT_TOKENS = 3
 _CONFIDENCE_CHUNKS = 3  # chunks whose term coverage counts towards confidence
+_LIST_ITEMS = 8  # items of a list that come with its lead-in
 _CONTEXT_UNITS = 2  # units after the best sentence that come with it (must_include 0.40 -> 0.52, eval/README.md)
 _RANK_DECAY = 0.15  # retrieval rank is the stronger signal: a sentence from chunk 3 needs more overlap
 # Sections that point elsewhere; their lines are retrievable but never an answer.
-_NON_ANSWER_SECTIONS = frozenset({"references", "see also", "related articles", "related content", "next steps"})
+_NON_ANSWER_SECTIONS = frozenset(
+    {"references", "see also", "related articles", "related content", "next steps", "what's next", "whatsnext"}
+)
 _LINK_ONLY = re.compile(r"^\[[^\]]*\]\([^)]*\)\W*$")
 # A sentence opening with one of these continues the one before it and reads wrong alone.
 _CONTINUATION = re.compile(r"^(it|this|these|they|that|those|its|their)\b", re.IGNORECASE)
 _DUPLICATE_JACCARD = 0.7
 _FOLLOW_UP_SHARE = 0.3  # a further sentence must score at least this share of the best one
 _REDUNDANCY_PENALTY = 1.0  # how much repeating chosen sentences' terms costs a further sentence
-_YES_NO_COVERAGE = 0.75  # "Yes."/"No." only when one sentence covers this share of the question
+# Sentences about the text itself ("Let me clarify …", "This article shows …", "For more information, see …")
+# never answer a question.
+_FILLER = re.compile(
+    r"^(let me|let's|let us|in this (article|section|guide|tutorial)|for more (information|details)|to learn more|"
+    r"this (article|section|guide|tutorial|page) (shows|describes|explains|covers|helps|walks|provides))\b",
+    re.IGNORECASE,
+)
+# The verbs that can join subject and predicate in "Is X a Y?" questions.
+_COPULA = re.compile(r"\b(is|are|was|were|be|isn't|aren't|wasn't|weren't|remains?|becomes?)\b", re.IGNORECASE)
+_LABEL = re.compile(r"^[A-Z][\w -]{0,30}:\s+")  # "Role: …", "Scope: …"
+_PERSONAL = re.compile(r"^\s*(i|we|you)\b", re.IGNORECASE)
+# A yes/no answer's sentence must hold this share of the question's IDF weight.
+_YES_NO_COVERAGE = 0.7
+# A sentence that states a condition or a possibility does not settle a yes/no question.
+_HEDGED = re.compile(r"^\s*(if|when|whether|unless|although|while)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -75,7 +92,7 @@ class ExtractiveAnswerer:
         if not candidates or confidence < self.abstain_threshold:
             return self._abstain(question, chunks, confidence, retrieved)
 
-        chosen = self._select(candidates)
+        prefix, chosen = _yes_no(question, self._select(candidates), candidates, weights, self.max_sentences)
         citations: dict[str, Citation] = {}
         sentences: list[AnswerSentence] = []
         for cand in chosen:
@@ -87,7 +104,6 @@ class ExtractiveAnswerer:
             quoted = cand.unit.text if cand.unit.kind == "code" else plain_citations(cand.unit.text)
             sentences.append(AnswerSentence(quoted, cite.n, round(cand.score, 4), cand.unit.kind))
         verdict: Verdict = "answered" if confidence >= self.low_confidence_threshold else "low_confidence"
-        prefix = _yes_no_prefix(question, chosen[0])
         text = prefix + _render(sentences)
         return Answer(
             question=question,
@@ -112,7 +128,9 @@ class ExtractiveAnswerer:
             # The section name is context for every sentence under it.
             section_terms = terms_of(str(chunk.metadata.get("section", "")))
             for unit, tokens in _units(chunk_body(chunk)):
-                if unit.kind != "code" and (len(tokens) < _MIN_UNIT_TOKENS or _LINK_ONLY.match(unit.text)):
+                if unit.kind != "code" and (
+                    len(tokens) < _MIN_UNIT_TOKENS or _LINK_ONLY.match(unit.text) or _FILLER.match(unit.text)
+                ):
                     continue
                 matched = (tokens | section_terms) & weights.keys()
                 own = tokens & weights.keys()
@@ -130,7 +148,7 @@ class ExtractiveAnswerer:
         """The best sentence, then greedy picks that add to it (maximal marginal relevance on terms)."""
         best = candidates[0]
         chosen = [best]
-        pool = [c for c in candidates[1:] if c.unit.kind != "code" and c.rank <= 2]
+        pool = [c for c in candidates[1:] if c.unit.kind != "code"]
         while pool and len(chosen) < self.max_sentences:
 
             def gain(c: _Candidate) -> float:
@@ -199,38 +217,153 @@ def confidence_score(chunks: list[Document], weights: dict[str, float]) -> float
 def _with_context(chosen: list[_Candidate], candidates: list[_Candidate]) -> list[_Candidate]:
     """Add what chosen sentences need to read right and be useful.
 
-    Up to ``_CONTEXT_UNITS`` units that follow a chosen sentence in its chunk come with it when they
-    are what it introduces (it ends with ':'), read as its continuation ("It ...", "This ..."), or, for
-    the best sentence only, share a term with the question (the explanation, the command).
+    A lead-in ("Run:", "Check these settings:") comes with the list or command it introduces, or not at all;
+    a list item that continues its lead-in ("- be reachable from the nodes …") comes after it. Up to
+    ``_CONTEXT_UNITS`` units that follow a chosen sentence come with it when they read as its continuation
+    ("It ...", "This ...") or, for the best sentence only, share a term with the question.
     """
     by_place = {(id(c.chunk), c.unit.position): c for c in candidates}
-    taken = {id(c) for c in chosen}
+    taken = {(id(c.chunk), c.unit.position) for c in chosen}
     result: list[_Candidate] = []
     for i, cand in enumerate(chosen):
+        lead_in = _lead_in_of(cand)
+        if lead_in is not None and (id(lead_in.chunk), lead_in.unit.position) not in taken:
+            result.append(lead_in)
+            taken.add((id(lead_in.chunk), lead_in.unit.position))
+        if cand.unit.text.endswith(":"):
+            listed = [f for f in _followers(cand) if (id(f.chunk), f.unit.position) not in taken]
+            if listed or len(chosen) == 1:
+                result.extend([cand, *listed])
+                taken.update((id(f.chunk), f.unit.position) for f in listed)
+            continue
         result.append(cand)
         current = cand
         for _ in range(_CONTEXT_UNITS):
             follower = by_place.get((id(current.chunk), current.unit.position + 1))
-            if follower is None or id(follower) in taken:
+            if follower is None or (id(follower.chunk), follower.unit.position) in taken:
                 break
-            introduced = current.unit.text.endswith(":")  # "Run:", "Check these settings:"
             continues = follower.unit.kind == "sentence" and bool(_CONTINUATION.match(follower.unit.text))
-            explains = i == 0 and follower.matches
-            if not (explains or introduced or continues):
+            if not (continues or (i == 0 and follower.matches)) or follower.unit.text.endswith(":"):
                 break
             result.append(follower)
-            taken.add(id(follower))
+            taken.add((id(follower.chunk), follower.unit.position))
             current = follower
     return result
 
 
-def _yes_no_prefix(question: str, best: _Candidate) -> str:
-    """ "Yes."/"No." only when the top sentence itself states it."""
-    if not _YES_NO.match(question) or _NEGATION.search(question) or best.unit.kind == "code":
-        return ""
-    if best.coverage < _YES_NO_COVERAGE:
-        return ""
-    return "No. " if _NEGATION.search(best.unit.text) else "Yes. "
+def _chunk_units(cand: _Candidate) -> tuple[tuple[Unit, frozenset[str]], ...]:
+    return _units(chunk_body(cand.chunk))
+
+
+def _as_candidate(cand: _Candidate, unit: Unit, tokens: frozenset[str]) -> _Candidate:
+    """A unit of the same chunk that comes along for form's sake (it was not scored on its own)."""
+    return _Candidate(unit, cand.chunk, cand.rank, 0.0, 0.0, tokens, False)
+
+
+def _followers(lead_in: _Candidate) -> list[_Candidate]:
+    """The list items or command a lead-in introduces, in order."""
+    out = []
+    for unit, tokens in _chunk_units(lead_in)[lead_in.unit.position + 1 :][:_LIST_ITEMS]:
+        if unit.kind == "sentence":
+            break
+        out.append(_as_candidate(lead_in, unit, tokens))
+    while out and out[-1].unit.text.endswith(":"):  # a nested lead-in whose list the chunk cut off
+        out.pop()
+    return out
+
+
+def _lead_in_of(item: _Candidate) -> _Candidate | None:
+    """For a list item that continues a sentence (it starts lower-case), the lead-in of its list."""
+    if item.unit.kind != "item" or not item.unit.text[:1].islower():
+        return None
+    units = _chunk_units(item)
+    for unit, tokens in reversed(units[: item.unit.position]):
+        if unit.kind != "item":
+            return _as_candidate(item, unit, tokens) if unit.text.endswith(":") else None
+    return None
+
+
+def _yes_no(
+    question: str, chosen: list[_Candidate], candidates: list[_Candidate], weights: dict[str, float], limit: int
+) -> tuple[str, list[_Candidate]]:
+    """ "Yes."/"No." only when a chosen sentence states the relation the question asks about; that sentence
+    then leads the answer. A sentence that merely shares the words (a neighbouring fact) gives no verdict."""
+    asked = _YES_NO.match(question)
+    if not asked or _NEGATION.search(question):
+        return "", chosen
+    asked_about = question[asked.end() :]
+    terms = list(dict.fromkeys(tokenize(asked_about)))
+    if len(terms) < 2:
+        return "", chosen
+    relation = _Relation(
+        terms=terms,
+        weights={t: weights.get(t, 1.0) for t in terms},
+        subject=None if _PERSONAL.match(asked_about) else terms[0],  # "Can I …?" asks about an action, not a subject
+        copula=asked.group(1).lower() in ("is", "are", "was", "were"),
+    )
+    stated = [(v, c) for c in chosen if c.unit.kind != "code" and (v := relation.verdict(c))]
+    if not stated or len({v for v, _ in stated}) > 1:
+        return "", chosen
+    verdict, lead = stated[0]
+    rest = [c for c in chosen if c is not lead]
+    if relation.copula and relation.subject is not None:
+        # "Is X a Y?": after the verdict, what X is and what Y is, when the retrieved text defines them.
+        defined = [d for term in (relation.subject, terms[-1]) if (d := _definition(term, candidates, [lead, *rest]))]
+        rest = [*(c for c in rest if c.chunk is lead.chunk and c.unit.position == lead.unit.position + 1), *defined]
+    return ("No. " if verdict == "no" else "Yes. "), [lead, *rest][:limit]
+
+
+def _definition(term: str, candidates: list[_Candidate], taken: list[_Candidate]) -> _Candidate | None:
+    """The sentence that says what ``term`` is or does: it opens with the term (after a label such as "Role:"),
+    preferably under a heading that names it."""
+    opening = [
+        c
+        for c in candidates
+        if c.unit.kind != "code"
+        and not c.unit.text.endswith(":")  # a lead-in names the term but says nothing about it
+        and all(c is not t for t in taken)
+        and term in terms_of(" ".join(_LABEL.sub("", c.unit.text).split()[:3]))
+    ]
+    return max(opening, key=lambda c: (term in terms_of(c.chunk.metadata.get("section", "")), c.score), default=None)
+
+
+@dataclass(frozen=True)
+class _Relation:
+    """What a yes/no question asks: its terms (IDF-weighted), its subject, and whether "is" joins them."""
+
+    terms: list[str]
+    weights: dict[str, float]
+    subject: str | None
+    copula: bool
+
+    def verdict(self, cand: _Candidate) -> str | None:
+        """ "yes" or "no" when the sentence itself asserts or denies the relation: it holds most of the question's
+        weight, its last term and every number and identifier it names, the subject comes first, an "is"-question's
+        verb joins subject and predicate, and a negation before the last question term decides. Otherwise None."""
+        text = cand.unit.text
+        if _HEDGED.match(text) or text.rstrip().endswith("?"):
+            return None
+        words = text.split()
+        position: dict[str, int] = {}
+        for i, word in enumerate(words):
+            for token in terms_of(word):
+                position.setdefault(token, i)
+        # Numbers, versions, flags and codes must all be there, and so must the last term: the predicate's head
+        # ("… a CNI plugin", "… include the Ingress kind") or the condition ("… on Windows").
+        if self.terms[-1] not in position or any(t not in position for t in self.terms if not t.isalpha()):
+            return None
+        found = math.fsum(w for t, w in self.weights.items() if t in position)
+        present = [position[t] for t in self.terms if t in position]
+        if not present or found < _YES_NO_COVERAGE * math.fsum(self.weights.values()):
+            return None
+        start = min(present)
+        if self.subject is not None:
+            if self.subject not in position or position[self.subject] > start:
+                return None
+            start = position[self.subject]
+        if self.copula and not _COPULA.search(" ".join(words[start + 1 : max(present)])):
+            return None  # "the roles of kube-proxy and a CNI plugin" names both but states no relation
+        return "no" if _NEGATION.search(" ".join(words[: max(present) + 1])) else "yes"
 
 
 def _render(sentences: list[AnswerSentence]) -> str:

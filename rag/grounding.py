@@ -46,6 +46,9 @@ _NOT_FACTS = frozenset({"e.g", "i.e", "etc", "vs"})
 _CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|cannot|neither|nor)\b|n't\b", re.IGNORECASE)
 CONTRADICTED = "the source says the opposite (negation)"
+# "Assign the …", "Run `az …`", "Remove it": a verb with no subject before its object.
+_IMPERATIVE = re.compile(r"^\s*[A-Z][a-z]+\s+(?:the|a|an|your|its|this|that|these|those|all|any|it|them|`)", re.M)
+_PROHIBITION = re.compile(r"^\s*(?:do not|don't|never|avoid)\b", re.IGNORECASE)
 NEAR_VERBATIM = 0.9
 _MAIN_VERB = re.compile(
     r"\b(?:is|are|isn't|aren't|was|were|does|doesn't|do|don't|can|cannot|can't|will|won't|must|should|has|have)\b",
@@ -133,6 +136,10 @@ def _flipped(claim_text: str, near: list[str]) -> bool:
         return False
     verb = _VERB_BASE.get(match.group(0).lower(), match.group(0).lower())
     stated = re.compile(rf"\b{verb}(?:n't|not)?\b", re.IGNORECASE)
+    if _IMPERATIVE.match(claim_text):
+        # An instruction ("Assign the identity to the app") is contradicted by an instruction not to, never by a
+        # statement of the problem it fixes ("The identity is not assigned to the app").
+        near = [u for u in near if _PROHIBITION.match(u)]
     return any(negated(u) != negated(claim_text) for u in near if stated.search(u))
 
 

@@ -17,6 +17,7 @@ from langchain_core.documents import Document
 
 from rag.blog_export import strip_chrome, text_export_to_markdown
 from rag.errors import LoadError
+from rag.markdown_text import clean_markdown
 
 SUPPORTED_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm", ".pdf"})
 # Files that describe the corpus rather than belong to it.
@@ -166,7 +167,7 @@ def _article(path: Path, body: str, meta: dict[str, object], title: str) -> Docu
         raise LoadError(path, "front matter 'updated' must be a date like 2024-11-20")
     source_url = meta.get("source_url")
     return Document(
-        page_content=body.strip(),
+        page_content=clean_markdown(body),
         metadata={
             "article_id": article_id,
             "title": " ".join(str(title).split()),

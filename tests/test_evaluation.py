@@ -26,17 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Measured on eval/kb_eval.jsonl (see eval/README.md) minus a margin of about three questions, so noise
 # does not fail CI but a real regression does.
-GATE = {
-    "hit@1": 0.88,
-    "hit@5": 0.95,
-    "mrr": 0.92,
-    "answered_rate": 0.85,
-    "refused_rate": 0.9,
-    "citation_valid": 1.0,
-    "grounded": 0.95,
-    "must_include": 0.45,
-    "citation_recall": 0.85,
-}
+GATE = parse_gate(
+    "hit@1=0.88,hit@5=0.95,mrr=0.92,answered_rate=0.85,refused_rate=0.9,citation_valid=1.0,grounded=0.95,"
+    "fact_share=0.48,citation_recall=0.85,malformed<=0,wrong_yes_no<=0"
+)
 
 
 def test_load_eval_set_reports_bad_lines(tmp_path: Path) -> None:
@@ -59,12 +52,18 @@ def test_scoring_helpers() -> None:
     assert token_f1("completely different", "kube-proxy") == 0.0
     assert lexical_support("kube-proxy is not a CNI plugin", "Note: kube-proxy is not a CNI plugin at all.") == 1.0
     assert lexical_support("kubenet retires in 2028", "Azure CNI assigns VNet IPs.") == 0.0
-    assert parse_gate("hit@5=0.9, grounded=0.95") == {"hit@5": 0.9, "grounded": 0.95}
+    assert parse_gate("hit@5=0.9, grounded=0.95,malformed<=0") == {
+        "hit@5": (">=", 0.9),
+        "grounded": (">=", 0.95),
+        "malformed": ("<=", 0.0),
+    }
     with pytest.raises(EvalSetError, match="metric=value"):
         parse_gate("hit@5")
-    assert gate_failures({"hit@5": 0.8, "grounded": 1.0}, {"hit@5": 0.9}) == ["hit@5 = 0.8 < 0.9"]
+    gate = parse_gate("hit@5=0.9,malformed<=0")
+    assert gate_failures({"hit@5": 0.8, "malformed": 0.1}, gate) == ["hit@5 = 0.8 < 0.9", "malformed = 0.1 > 0.0"]
+    assert gate_failures({"hit@5": 0.9, "malformed": 0.0}, gate) == []
     with pytest.raises(EvalSetError, match="Unknown metric"):
-        gate_failures({"hit@5": 1.0}, {"hit@50": 0.9})
+        gate_failures({"hit@5": 1.0}, parse_gate("hit@50=0.9"))
 
 
 @pytest.mark.integration

@@ -48,7 +48,7 @@ def test_file_inputs_read_only_files_the_client_uploaded(
     with monkeypatch.context() as remote:  # a remote client cannot upload the server's file: it sends the path
         remote.setattr(Endpoint, "_upload_file", lambda _self, f, data_index: f)
         for api_name in ("/do_upload", "/do_run"):
-            with pytest.raises(Exception) as refused:  # noqa: PT011 - gradio_client's AppError, whatever its wording
+            with pytest.raises(Exception) as refused:
                 client.predict(forged, api_name=api_name)
             assert str(work / "gradio-cache") not in str(refused.value)
     assert _files_holding(work / "gradio-cache", SECRET) == []
