@@ -425,6 +425,43 @@ def _run_eval(
         raise typer.Exit(1)
 
 
+@app.command()
+def calibrate(
+    ctx: typer.Context,
+    evalset: Annotated[
+        Path, typer.Argument(help="Labelled questions: an eval set, or reviewed `kbqa feedback export` output.")
+    ],
+    write: Annotated[
+        Path | None, typer.Option(help="Write both thresholds into this config file (e.g. kbqa.toml).")
+    ] = None,
+    min_refused: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Refuse at least this share of out-of-KB questions (default: balanced)."),
+    ] = None,
+    report: Annotated[Path, typer.Option(help="HTML report with the trade-off curve.")] = Path("kbqa-calibration.html"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Fit the abstention thresholds to your KB from labelled questions, with the trade-off curve."""
+    from rag.calibration import confidences, fit, render_report, write_thresholds
+    from rag.evaluation import load_eval_set
+
+    items = [i for i in load_eval_set(evalset) if i.question]
+    pipeline = _pipeline(ctx)
+    with _progress_bar(quiet=as_json) as bar:
+        task = bar.add_task("asking", total=len(items))
+        answerable, unanswerable = confidences(pipeline, items, lambda done, _: bar.update(task, completed=done))
+    result = fit(answerable, unanswerable, min_refused)
+    report.write_text(render_report(result, str(evalset)), encoding="utf-8")
+    if as_json:
+        out.print_json(json.dumps(result.summary()))
+    else:
+        views.print_calibration(out, result, pipeline.settings)
+    err.print(f"Trade-off curve written to {report}.")
+    if write:
+        write_thresholds(write, result)
+        err.print(f"Wrote abstain_threshold and low_confidence_threshold to {write}.")
+
+
 feedback_app = typer.Typer(help="Feedback given in the web chat.", no_args_is_help=True)
 app.add_typer(feedback_app, name="feedback")
 

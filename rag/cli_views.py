@@ -9,8 +9,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from rag.answer import display_path
+from rag.calibration import Calibration
 from rag.gaps import GapCluster
 from rag.pipeline import Pipeline
+from rag.settings import Settings
 from rag.triage import Triage
 
 TRIAGE_STYLE = {"known_issue": "bold green", "possible_match": "bold yellow", "no_known_issue": "bold red"}
@@ -119,3 +121,18 @@ def print_log_row(out: Console, row: dict[str, Any], again: dict[str, Any] | Non
     out.print("  answer: " + ("unchanged" if again["answer"] == row["answer"] else "changed"))
     if again["answer"] != row["answer"] and again["answer"]:
         out.print(escape(again["answer"]), highlight=False)
+
+
+def print_calibration(out: Console, result: Calibration, settings: Settings) -> None:
+    chosen = result.chosen
+    out.print(f"{result.answerable} answerable and {result.unanswerable} out-of-KB questions.")
+    out.print(
+        f"abstain_threshold        {result.abstain_threshold:<6} (now {settings.abstain_threshold}): refuses "
+        f"{chosen.false_refusals:.1%} of answerable, {chosen.out_of_kb_refused:.1%} of out-of-KB questions"
+    )
+    out.print(
+        f"low_confidence_threshold {result.low_confidence_threshold:<6} (now {settings.low_confidence_threshold})"
+    )
+    out.print("\n threshold  answerable refused  out-of-KB refused")
+    for point in result.curve[20:81:5]:
+        out.print(f" {point.threshold:9.2f}  {point.false_refusals:18.1%}  {point.out_of_kb_refused:17.1%}")

@@ -83,7 +83,11 @@ class ExtractiveAnswerer:
         self.low_confidence_threshold = low_confidence_threshold
         self.max_sentences = max_sentences
 
-    def answer(self, question: str, chunks: list[Document]) -> Answer:
+    def answer(
+        self, question: str, chunks: list[Document], article_chunks: Callable[[str], list[Document]] | None = None
+    ) -> Answer:
+        """``article_chunks`` (an article's chunks by id) lets a yes/no answer say what its terms are from parts of
+        the answering article that retrieval did not return."""
         query_terms = frozenset(tokenize(question))
         weights = {t: self._idf(t) for t in query_terms}
         candidates = self._candidates(chunks, weights)
@@ -92,7 +96,8 @@ class ExtractiveAnswerer:
         if not candidates or confidence < self.abstain_threshold:
             return self._abstain(question, chunks, confidence, retrieved)
 
-        prefix, chosen = _yes_no(question, self._select(candidates), candidates, weights, self.max_sentences)
+        more = _article_candidates(article_chunks, chunks, weights, self._candidates)
+        prefix, chosen = _yes_no(question, self._select(candidates), candidates, more, weights, self.max_sentences)
         citations: dict[str, Citation] = {}
         sentences: list[AnswerSentence] = []
         for cand in chosen:
@@ -284,7 +289,12 @@ def _lead_in_of(item: _Candidate) -> _Candidate | None:
 
 
 def _yes_no(
-    question: str, chosen: list[_Candidate], candidates: list[_Candidate], weights: dict[str, float], limit: int
+    question: str,
+    chosen: list[_Candidate],
+    candidates: list[_Candidate],
+    more: Callable[[str], list[_Candidate]],
+    weights: dict[str, float],
+    limit: int,
 ) -> tuple[str, list[_Candidate]]:
     """ "Yes."/"No." only when a chosen sentence states the relation the question asks about; that sentence
     then leads the answer. A sentence that merely shares the words (a neighbouring fact) gives no verdict."""
@@ -308,9 +318,30 @@ def _yes_no(
     rest = [c for c in chosen if c is not lead]
     if relation.copula and relation.subject is not None:
         # "Is X a Y?": after the verdict, what X is and what Y is, when the retrieved text defines them.
-        defined = [d for term in (relation.subject, terms[-1]) if (d := _definition(term, candidates, [lead, *rest]))]
+        pool = [*candidates, *more(lead.chunk.metadata["article_id"])]
+        defined = [d for term in (relation.subject, terms[-1]) if (d := _definition(term, pool, [lead, *rest]))]
         rest = [*(c for c in rest if c.chunk is lead.chunk and c.unit.position == lead.unit.position + 1), *defined]
     return ("No. " if verdict == "no" else "Yes. "), [lead, *rest][:limit]
+
+
+def _article_candidates(
+    article_chunks: Callable[[str], list[Document]] | None,
+    retrieved: list[Document],
+    weights: dict[str, float],
+    score: Callable[[list[Document], dict[str, float]], list[_Candidate]],
+) -> Callable[[str], list[_Candidate]]:
+    """The units of an article's chunks that retrieval did not return, ranked after the retrieved ones; read only
+    when asked for (one index read)."""
+
+    def more(article_id: str) -> list[_Candidate]:
+        if article_chunks is None:
+            return []
+        seen = {c.id for c in retrieved}
+        extra = [c for c in article_chunks(article_id) if c.id not in seen]
+        cands = score([*retrieved, *extra], weights)
+        return [c for c in cands if c.chunk in extra]
+
+    return more
 
 
 def _definition(term: str, candidates: list[_Candidate], taken: list[_Candidate]) -> _Candidate | None:

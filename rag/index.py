@@ -136,6 +136,15 @@ class IndexView:
                 docs[i].metadata["dense_score"] = float(np.dot(np.asarray(vector), query))
         return docs
 
+    def article_chunks(self, article_id: str) -> list[Document]:
+        """Every chunk of one article, in article order."""
+        got = self.collection.get(where={"article_id": article_id}, include=["documents", "metadatas"])
+        chunks = [
+            Document(id=i, page_content=d, metadata=m)
+            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        ]
+        return sorted(chunks, key=lambda c: int(c.metadata.get("position", 0)))
+
     def pages(self, include: list[str]) -> Iterable[dict[str, Any]]:
         """Every chunk, a page at a time."""
         for offset in range(0, self.count(), _PAGE):

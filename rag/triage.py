@@ -252,12 +252,7 @@ def _item(unit: Unit) -> TriageItem:
 
 
 def _article_chunks(pipeline: Pipeline, article_id: str) -> list[Document]:
-    got = pipeline.index.view().collection.get(where={"article_id": article_id}, include=["documents", "metadatas"])
-    chunks = [
-        Document(id=i, page_content=d, metadata=m)
-        for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-    ]
-    return sorted(chunks, key=lambda c: int(c.metadata.get("position", 0)))
+    return pipeline.index.view().article_chunks(article_id)
 
 
 def _role_of(section: str) -> Role | None:
