@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -94,6 +95,16 @@ def is_stale(updated: str, max_age_days: int, today: date | None = None) -> bool
     except ValueError:
         return False
     return ((today or date.today()) - when).days > max_age_days
+
+
+def safe_url(url: str) -> str:
+    """``url`` when it is http(s) or a relative path, else "": an article's front matter is not trusted to put a
+    ``javascript:`` or ``data:`` link in the web app or a reply draft."""
+    url = url.strip()
+    scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*):", url)
+    if scheme:
+        return url if scheme.group(1).lower() in ("http", "https") else ""
+    return "" if url.startswith(("//", "\\")) else url
 
 
 def display_path(path: str) -> str:

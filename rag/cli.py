@@ -234,7 +234,21 @@ def serve(
     from ui.server import serve as run_server
 
     err.print(f"kbqa: serving http://{settings.host}:{settings.port} (API docs at /docs)")
+    if not settings.auth and not _loopback(settings.host):
+        err.print(
+            f"[yellow]warning:[/yellow] listening on {settings.host} without a login: anyone who can reach this port "
+            "can read the KB and upload articles. Set KBQA_AUTH=user:password, or serve on 127.0.0.1."
+        )
     run_server(settings)
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class _RunByDefault(TyperGroup):

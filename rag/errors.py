@@ -67,3 +67,9 @@ class LoadError(KbqaError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class CorpusPathError(KbqaError):
+    """A path given to ingest does not exist: nothing is read, nothing indexed changes."""
+
+    exit_code = 2

@@ -32,7 +32,14 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from rag.chunking import chunk_article, chunk_tags
-from rag.errors import ChromaServerError, IndexBusyError, IndexMismatchError, IndexNotFoundError, LoadError
+from rag.errors import (
+    ChromaServerError,
+    CorpusPathError,
+    IndexBusyError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    LoadError,
+)
 from rag.keyword_index import KeywordIndex
 from rag.loaders import discover, load_article
 from rag.settings import Settings
@@ -311,7 +318,7 @@ class KnowledgeIndex:
         roots = [Path(p) for p in paths]
         for root in roots:
             if not root.exists():
-                raise LoadError(root, "no such file or folder; pass a corpus folder or file that exists")
+                raise CorpusPathError(f"{root}: no such file or folder; pass a corpus folder or file that exists.")
         with self._ingest_lock():
             report = IngestReport()
             files = list(discover(roots))

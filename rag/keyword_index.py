@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,8 @@ class KeywordIndex:
         self._tags = tags
         self.fingerprint = fingerprint
         self._masks: dict[str, np.ndarray] = {}
-        csc = retriever.scores
+        # An empty KB (every article removed) has no BM25 model: bm25s cannot index zero documents.
+        csc: dict[str, Any] = retriever.scores if retriever is not None else {"indptr": [0], "num_docs": 0}
         self._df = np.diff(np.asarray(csc["indptr"]))
         self._n_docs = int(csc["num_docs"])
 
@@ -89,8 +91,10 @@ class KeywordIndex:
     def build(cls, ids: Sequence[str], texts: Sequence[str], tags: Sequence[str]) -> KeywordIndex:
         import bm25s
 
-        retriever = bm25s.BM25()
-        retriever.index([tokenize(t) for t in texts], show_progress=False)
+        retriever = None
+        if texts:
+            retriever = bm25s.BM25()
+            retriever.index([tokenize(t) for t in texts], show_progress=False)
         return cls(retriever, list(ids), list(tags), ids_fingerprint(ids))
 
     def save(self, directory: Path) -> None:
@@ -98,7 +102,8 @@ class KeywordIndex:
         tmp = directory.with_name(directory.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        self._bm25.save(str(tmp), show_progress=False)
+        if self._bm25 is not None:
+            self._bm25.save(str(tmp), show_progress=False)
         (tmp / _IDS_FILE).write_text(
             json.dumps({"fingerprint": self.fingerprint, "ids": self.ids, "tags": self._tags}), encoding="utf-8"
         )
@@ -117,7 +122,7 @@ class KeywordIndex:
 
         try:
             data = json.loads((directory / _IDS_FILE).read_text(encoding="utf-8"))
-            retriever = bm25s.BM25.load(str(directory), mmap=False, show_progress=False)
+            retriever = bm25s.BM25.load(str(directory), mmap=False, show_progress=False) if data["ids"] else None
         except (OSError, ValueError, KeyError):
             return None
         return cls(retriever, data["ids"], data["tags"], data["fingerprint"])
@@ -157,7 +162,7 @@ class KeywordIndex:
 
     def idf(self, token: str) -> float:
         """Inverse document frequency; a token the KB never uses gets the highest weight."""
-        token_id = self._bm25.vocab_dict.get(token)
+        token_id = self._bm25.vocab_dict.get(token) if self._bm25 is not None else None
         df = int(self._df[token_id]) if token_id is not None and token_id < len(self._df) else 0
         return math.log(1 + (self._n_docs - df + 0.5) / (df + 0.5))
 

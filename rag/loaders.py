@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import yaml
 from langchain_core.documents import Document
 
+from rag.answer import safe_url
 from rag.blog_export import strip_chrome, text_export_to_markdown
 from rag.errors import LoadError
 from rag.markdown_text import clean_markdown
@@ -32,8 +34,8 @@ def discover(paths: Iterable[Path]) -> Iterator[Path]:
     Directory symlinks are not followed, so a symlink loop cannot hang the walk.
     """
     for root in paths:
-        if root.is_file():
-            yield root
+        if not root.is_dir():
+            yield root  # a named file: load_article says what is wrong with it, if anything
             continue
         found: list[Path] = []
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -42,7 +44,7 @@ def discover(paths: Iterable[Path]) -> Iterator[Path]:
                 path = Path(dirpath) / name
                 if name.startswith(".") or name.lower() in _IGNORED_NAMES:
                     continue
-                if path.suffix.lower() in SUPPORTED_SUFFIXES:
+                if path.suffix.lower() in SUPPORTED_SUFFIXES and path.is_file():  # not a FIFO, device or socket
                     found.append(path)
         yield from sorted(found)
 
@@ -54,13 +56,21 @@ def load_article(path: Path, max_bytes: int) -> Document:
     if loader is None:
         raise LoadError(path, f"unsupported file type '{suffix}'; use one of {', '.join(sorted(SUPPORTED_SUFFIXES))}")
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise LoadError(path, "cannot read a folder as an article; rename it or pass the files inside it")
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read forever, /dev/zero never end it
+            raise LoadError(path, "not a regular file (a pipe, device or socket); remove it from the corpus")
+        if info.st_size > max_bytes:
             raise LoadError(
                 path,
-                f"file is {size:,} bytes, over the {max_bytes:,}-byte limit; split it or raise KBQA_MAX_FILE_BYTES",
+                f"file is {info.st_size:,} bytes, over the {max_bytes:,}-byte limit; split it or raise "
+                "KBQA_MAX_FILE_BYTES",
             )
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)  # bounded even if the file grows while it is read
+        if len(raw) > max_bytes:
+            raise LoadError(path, f"file grew past the {max_bytes:,}-byte limit while it was read; try again")
     except OSError as exc:
         raise LoadError(path, f"cannot read file ({exc.strerror or exc}); check it exists and is readable") from exc
     article = loader(path, raw)
@@ -129,12 +139,14 @@ def _load_pdf(path: Path, raw: bytes) -> Document:
     from io import BytesIO
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError
 
     try:
         reader = PdfReader(BytesIO(raw))
         pages = [page.extract_text() or "" for page in reader.pages]
         info_title = reader.metadata.title if reader.metadata else None
+    except LimitReachedError as exc:  # a decompression bomb: pypdf stops it; ingest goes on with the rest
+        raise LoadError(path, f"PDF expands past pypdf's safety limit ({exc}); re-export it without it") from exc
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise LoadError(path, f"cannot read PDF ({exc}); re-export it or convert it to Markdown") from exc
     # Pages become sections so citations can say which page a sentence is on.
@@ -165,7 +177,7 @@ def _article(path: Path, body: str, meta: dict[str, object], title: str) -> Docu
     updated = next((meta[k] for k in ("updated", "lastmod", "date", "ms.date") if meta.get(k)), None)
     if updated is not None and not isinstance(updated, (dt.date, str)):
         raise LoadError(path, "front matter 'updated' must be a date like 2024-11-20")
-    source_url = meta.get("source_url")
+    source_url = safe_url(str(meta.get("source_url") or ""))
     return Document(
         page_content=clean_markdown(body),
         metadata={
@@ -173,7 +185,7 @@ def _article(path: Path, body: str, meta: dict[str, object], title: str) -> Docu
             "title": " ".join(str(title).split()),
             "tags": sorted({str(t).strip().lower() for t in tags if str(t).strip()}),
             "updated": str(updated) if updated is not None else "",
-            "source_url": str(source_url) if source_url else "",
+            "source_url": source_url,
             "source_path": str(path.resolve()),
         },
     )

@@ -38,7 +38,12 @@ if TYPE_CHECKING:  # LLM mode's modules load only when it is used: they cost a s
     from rag.triage import Triage
 
 _LOG = logging.getLogger(__name__)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Control characters, and lone surrogates (JSON can carry "\ud800"; no text encoding can), become spaces.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    return _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
 
 
 @dataclass
@@ -155,7 +160,8 @@ class Pipeline:
         llm = self.llm if mode == "llm" else None  # fail on a missing provider before searching
         question = self.check_question(question)
         # Only the last turn is read; bounded like a question, so a forged history cannot bypass the limit.
-        query = standalone_question(condense(question), [h[: self.settings.max_question_chars] for h in history[-1:]])
+        last = [clean_text(h[: self.settings.max_question_chars]) for h in history[-1:]]
+        query = standalone_question(condense(question), last)
         timings: dict[str, float] = {}
         chunks = self.retriever.invoke(query, k=k or self.settings.top_k, tags=list(tags), timings=timings)
         t = time.perf_counter()
@@ -285,16 +291,17 @@ class Pipeline:
             "tags": dict(sorted(tags.items())),
         }
 
-    def check_question(self, question: str) -> str:
-        """Normalise a question or raise QuestionError saying what to change."""
-        text = _CONTROL.sub(" ", unicodedata.normalize("NFC", question or "")).strip()
+    def check_question(self, question: str, what: str = "question") -> str:
+        """Normalise a question (or a ticket: ``what``) or raise QuestionError saying what to change."""
+        text = clean_text(question or "").strip()
         if not text:
-            raise QuestionError('The question is empty. Type a question, e.g. kbqa ask "Is kube-proxy a CNI plugin?"')
+            example = 'kbqa ask "Is kube-proxy a CNI plugin?"' if what == "question" else "kbqa triage ticket.txt"
+            raise QuestionError(f"The {what} is empty. Paste or type it, e.g. {example}")
         if len(text) > self.settings.max_question_chars:
             raise QuestionError(
-                f"The question is {len(text):,} characters; the limit is {self.settings.max_question_chars:,}. "
+                f"The {what} is {len(text):,} characters; the limit is {self.settings.max_question_chars:,}. "
                 "Shorten it, or paste only the error message (raise KBQA_MAX_QUESTION_CHARS to allow more)."
             )
         if not tokenize(text):
-            raise QuestionError("The question has no words to search for. Ask in words, or paste the error message.")
+            raise QuestionError(f"The {what} has no words to search for. Use words, or paste the error message.")
         return text

@@ -7,6 +7,7 @@ must diversify by article, and the tag filter must apply to both sides.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -110,7 +111,7 @@ class HybridRetriever(BaseRetriever):
 def checked_tags(tags: Sequence[str], limit: int) -> tuple[str, ...]:
     """The tag filter without blanks and repeats, refused past ``limit``: every tag becomes a clause of one
     Chroma ``where`` expression, and thousands of them crash Chroma's Rust bindings (segfault), not just fail."""
-    unique = tuple(dict.fromkeys(t.strip() for t in tags if t and t.strip()))
+    unique = tuple(dict.fromkeys(t.strip() for t in tags if t and t.strip() and not _SURROGATE.search(t)))
     if len(unique) > limit:
         raise QuestionError(
             f"{len(unique):,} different tags in the filter; the limit is {limit}. "
@@ -123,6 +124,7 @@ def checked_tags(tags: Sequence[str], limit: int) -> tuple[str, ...]:
 
 
 _MAX_TAG_CHARS = 100
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # a tag no article can have (and no text encoding can write)
 
 
 def _where(tags: Sequence[str]) -> dict[str, Any] | None:

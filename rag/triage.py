@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.documents import Document
 
-from rag.answer import Answer, Citation, NearestArticle, display_path
+from rag.answer import Answer, Citation, NearestArticle, display_path, safe_url
 from rag.chunking import chunk_body
 from rag.extractive import citation_for, terms_of
 from rag.injection import plain_citations
@@ -85,7 +85,7 @@ class Triage:
 
 
 def triage(pipeline: Pipeline, ticket: str, tags: tuple[str, ...] | list[str] = ()) -> Triage:
-    text = pipeline.check_question(ticket)
+    text = pipeline.check_question(ticket, what="ticket")
     signals = extract(text)
     query = signals.query() or condense(text)  # a paste of nothing but noise: searched as a log
     # One retrieval serves both the answer (the verdict's confidence) and the ranked matches.
@@ -293,7 +293,7 @@ def reply_markdown(result: Triage) -> str:
         parts += [*_lines(result.ask_customer, numbered=False), ""]
     parts += ["**References**", ""]
     for c in result.citations:
-        where = c.source_url or display_path(c.source_path)
+        where = safe_url(c.source_url) or display_path(c.source_path)
         updated = f", updated {c.updated}" if c.updated else ""
         updated += " — may be outdated, check before sending" if c.stale else ""
         parts.append(f"[{c.n}] {c.title} — {c.section} ({where}{updated})")

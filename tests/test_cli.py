@@ -74,13 +74,20 @@ def test_search_and_stats(indexed: Path) -> None:
 
 
 def test_errors_are_messages_with_exit_codes(tmp_path: Path, indexed: Path) -> None:
-    """No index → exit 3 and 'kbqa ingest'; unknown setting → exit 2 naming it; empty question → exit 2."""
+    """No index → exit 3 and 'kbqa ingest'; unknown setting → exit 2 naming it; empty question, missing corpus
+    path → exit 2; which hosts count as loopback for the serve warning."""
     missing = run("--index-dir", str(tmp_path / "nothing"), "ask", "hello")
     assert missing.returncode == 3 and "kbqa ingest" in missing.stderr and "Traceback" not in missing.stderr
     unknown = run("stats", env={"KBQA_TOPK": "3"})
     assert unknown.returncode == 2 and "KBQA_TOPK" in unknown.stderr and "KBQA_TOP_K" in unknown.stderr
     empty = run("--index-dir", str(indexed), "ask", "   ")
     assert empty.returncode == 2 and "empty" in empty.stderr
+    nowhere = run("--index-dir", str(tmp_path / "idx"), "ingest", str(tmp_path / "no-such-folder"))
+    assert nowhere.returncode == 2 and "no such file or folder" in nowhere.stderr
+    from rag.cli import _loopback  # `kbqa serve` warns when it listens beyond loopback without a login
+
+    assert _loopback("127.0.0.1") and _loopback("::1") and _loopback("localhost")
+    assert not _loopback("0.0.0.0") and not _loopback("10.1.2.3") and not _loopback("kb.example.com")
 
 
 def test_help_lists_commands() -> None:

@@ -224,3 +224,18 @@ def test_non_english_questions_get_an_answer_or_a_plain_abstention(kb: Pipeline,
         assert answer.text.startswith("The KB has no article") and not answer.citations
     else:
         assert answer.citations and answer.citations[0].article_id == "kube-proxy-vs-cni-plugin"
+
+
+def test_empty_corpus_and_removing_the_last_article(tmp_path: Path) -> None:
+    """`kbqa ingest emptydir` indexes nothing without a crash, and the last article can be removed (bm25s cannot
+    index zero documents; issue 20)."""
+    corpus = tmp_path / "kb"
+    corpus.mkdir()
+    pipeline = Pipeline(load_settings(index_dir=tmp_path / "idx", corpus_dir=corpus, query_log=False))
+    assert pipeline.ingest().articles == 0
+    (corpus / "one.md").write_text("# One\n\nkube-proxy maintains network rules on nodes.\n", encoding="utf-8")
+    assert pipeline.ingest().articles == 1 and pipeline.search("kube-proxy network rules")[0].article_id == "one"
+    (corpus / "one.md").unlink()
+    report = pipeline.ingest()
+    assert report.removed == ["one"] and report.chunks_total == 0
+    assert pipeline.search("kube-proxy network rules") == [] and pipeline.ask("what does kube-proxy do?").abstained

@@ -138,3 +138,48 @@ def test_index_pages_take_their_folder_name(tmp_path: Path) -> None:
     folder.mkdir()
     doc = load_article(write(folder / "_index.md", "---\ntitle: Services\n---\nText.\n"), LIMIT)
     assert doc.metadata["article_id"] == "services-networking"
+
+
+def test_pipes_devices_and_bombs_are_skipped_with_a_reason(tmp_path: Path) -> None:
+    """A FIFO named like an article, a link to /dev/zero and a decompression-bomb PDF: each is left out or
+    refused with a LoadError (ingest goes on), never a hang, an unbounded read or a traceback (issue 20)."""
+    import os
+    import zlib
+
+    write(tmp_path / "ok.md", "# OK\n\nA real article.\n")
+    os.mkfifo(tmp_path / "pipe.md")
+    (tmp_path / "zero.md").symlink_to("/dev/zero")
+    assert [p.name for p in discover([tmp_path])] == ["ok.md"]
+    for special in ("pipe.md", "zero.md"):
+        with pytest.raises(LoadError, match="not a regular file"):
+            load_article(tmp_path / special, 1000)
+    bomb = zlib.compress(b"0" * 100_000_000, 9)  # 100 MB of text in ~100 KB
+    pdf = (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]/Contents 4 0 R>>endobj\n"
+        + f"4 0 obj<</Length {len(bomb)}/Filter/FlateDecode>>stream\n".encode()
+        + bomb
+        + b"\nendstream endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    )
+    (tmp_path / "bomb.pdf").write_bytes(pdf)
+    with pytest.raises(LoadError, match=r"bomb\.pdf"):
+        load_article(tmp_path / "bomb.pdf", 10_000_000)
+
+
+def test_source_url_other_than_http_is_dropped(tmp_path: Path) -> None:
+    """Front matter cannot put a javascript: or data: link in the web app or a reply draft (issue 20)."""
+    from rag.answer import safe_url
+
+    for url, kept in [
+        ("https://learn.example.com/kb/1", True),
+        ("http://wiki.local/x", True),
+        ("kb/relative.md", True),
+        ("javascript:alert(1)", False),
+        (" JavaScript:alert(1)", False),
+        ("data:text/html,<script>x</script>", False),
+        ("//evil.example.com/x", False),
+    ]:
+        assert bool(safe_url(url)) is kept, url
+    path = write(tmp_path / "x.md", '---\ntitle: X\nsource_url: "javascript:alert(document.cookie)"\n---\nText.\n')
+    assert load_article(path, 10_000).metadata["source_url"] == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -100,3 +101,53 @@ def test_cli_search_with_ten_thousand_tags_exits_2(served: tuple[Server, Path]) 
     )
     assert result.returncode == 2, result.stderr
     assert "limit is 50" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("/api/ask", {"question": "\ud800 kube-proxy"}),
+        ("/api/ask", {"question": "kube-proxy", "tags": ["\udfff"], "history": ["\ud800 dns"]}),
+        ("/api/search", {"query": "\ud800 kube-proxy"}),
+        ("/api/triage", {"ticket": "\ud800 ImagePullBackOff 401"}),
+    ],
+)
+def test_lone_surrogates_are_cleaned_not_a_500(served: tuple[Server, Path], route: str, body: dict) -> None:
+    """JSON may carry "\\ud800"; no text encoding can. It is read as a space, never a 500 (issue 20)."""
+    server, _ = served
+    raw = json.dumps(body).encode()  # ensure_ascii keeps the escape, as a client would send it
+    response = httpx.post(server.base_url + route, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 200, response.text
+
+
+def test_bodies_fastapi_refuses_get_the_same_error_shape(served: tuple[Server, Path]) -> None:
+    """A body that is not UTF-8, and one nested 10,000 deep: 400 with {"error", "message"}, not {"detail"}."""
+    server, _ = served
+    for raw in (b'{"question": "\xff\xfe kube"}', b"[" * 10_000 + b"]" * 10_000):
+        response = httpx.post(server.base_url + "/api/ask", content=raw, headers={"content-type": "application/json"})
+        assert response.status_code in (400, 422) and set(response.json()) == {"error", "message"}, response.text
+
+
+def test_non_ascii_password_logs_in(tmp_path: Path) -> None:
+    """compare_digest refused non-ASCII str: with such a password every request was a 500 (issue 20)."""
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    with kbqa_serve(tmp_path, tmp_path / "corpus", tmp_path / "idx", KBQA_AUTH="süpport:pässwörd-ß") as server:
+        ok = httpx.get(server.base_url + "/api/health", auth=("süpport", "pässwörd-ß"), timeout=30)
+        wrong = httpx.get(server.base_url + "/api/health", auth=("süpport", "passwort"), timeout=30)
+        assert (ok.status_code, wrong.status_code) == (200, 401)
+
+
+def test_a_javascript_source_url_is_never_a_link(kb: object) -> None:
+    """An index built before source_url was checked at ingest: the Sources panel and the triage reply draft still
+    show no javascript: link (issue 20)."""
+    from dataclasses import replace
+
+    from rag.triage import reply_markdown
+    from ui import render
+
+    answer = kb.ask("Is kube-proxy a CNI plugin?")  # type: ignore[attr-defined]
+    answer.citations[0].source_url = "javascript:alert(document.cookie)"
+    assert "javascript:" not in render.sources(answer)
+    result = kb.triage("ImagePullBackOff 401 Unauthorized pulling from ACR")  # type: ignore[attr-defined]
+    poisoned = replace(result, citations=[replace(c, source_url="javascript:alert(1)") for c in result.citations])
+    assert result.citations and "javascript:" not in reply_markdown(poisoned)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.embeddings import model_loads
 from rag.errors import IndexMismatchError, IndexNotFoundError, KbqaError, QuestionError
@@ -33,6 +35,9 @@ class SearchRequest(BaseModel):
     query: str
     k: int = Field(10, ge=1, le=50)
     tags: list[str] = Field(default_factory=list)
+
+
+_STATUSES = {s.value for s in HTTPStatus}
 
 
 def _status(exc: KbqaError) -> int:
@@ -87,3 +92,11 @@ def install(app: FastAPI, service: KbService) -> None:
     @app.exception_handler(KbqaError)
     async def _kbqa_error(request: Request, exc: KbqaError) -> JSONResponse:
         return JSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=_status(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """The same {"error", "message"} shape for FastAPI's own refusals (a body that is not UTF-8 or JSON)."""
+        name = HTTPStatus(exc.status_code).phrase.replace(" ", "") if exc.status_code in _STATUSES else "Error"
+        return JSONResponse(
+            {"error": name, "message": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from rag.answer import Answer, display_path
+from rag.answer import Answer, Citation, display_path, safe_url
 from rag.eval_report import failed, metric_bars
 from rag.evaluation import EvalRun
 from rag.gaps import GapCluster
@@ -41,6 +41,10 @@ def badge(answer: Answer | None) -> str:
     )
 
 
+def _where(citation: Citation) -> str:
+    return safe_url(citation.source_url) or display_path(citation.source_path)
+
+
 def sources(answer: Answer | None) -> str:
     """The sources panel: [n] → article, section, snippet with the cited sentences highlighted, path."""
     if answer is None:
@@ -50,9 +54,10 @@ def sources(answer: Answer | None) -> str:
         parts.append("<h4>Sources</h4>")
         for c in answer.citations:
             cited = [s.text for s in answer.sentences if s.citation == c.n and s.kind != "code"]
+            url = safe_url(c.source_url)
             link = (
-                f"<a href='{html.escape(c.source_url)}'>{html.escape(c.source_url)}</a>"
-                if c.source_url
+                f"<a href='{html.escape(url)}' rel='noopener noreferrer nofollow'>{html.escape(url)}</a>"
+                if url
                 else html.escape(display_path(c.source_path))
             )
             parts.append(
@@ -165,7 +170,7 @@ def triage(result: Triage | None) -> str:
         parts.extend(
             f"<li value='{c.n}'>{html.escape(c.title)} — {html.escape(c.section)}"
             + updated(c.updated, c.stale)
-            + f" <span class='kbqa-path'>{html.escape(c.source_url or display_path(c.source_path))}</span></li>"
+            + f" <span class='kbqa-path'>{html.escape(_where(c))}</span></li>"
             for c in result.citations
         )
         parts.append("</ol>")

@@ -31,7 +31,9 @@ def _check_basic(header: str, user: str, password: str) -> bool:
         given_user, _, given_password = base64.b64decode(value).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return False
-    return secrets.compare_digest(given_user, user) & secrets.compare_digest(given_password, password)
+    # Bytes: compare_digest refuses non-ASCII str, and a non-ASCII password made every request a 500.
+    same_user = secrets.compare_digest(given_user.encode(), user.encode())
+    return same_user & secrets.compare_digest(given_password.encode(), password.encode())
 
 
 def create_app(settings: Settings, service: KbService | None = None) -> FastAPI:
