@@ -197,7 +197,7 @@ class Pipeline:
     ) -> list[SearchHit]:
         """Ranked articles (best chunk of each) with the sentence that matches best and the terms it matched."""
         started = time.perf_counter()
-        asked = query
+        asked = clean_text(query)  # as logged: no lone surrogate can reach the query log
         query = condense(self.check_question(query))
         hits = self.hits(query, self.retriever.invoke(query, k=k, tags=list(tags)))
         if channel is not None and self.query_log is not None:
@@ -243,6 +243,7 @@ class Pipeline:
         from rag.triage import triage
 
         started = time.perf_counter()
+        ticket = clean_text(ticket)  # as logged too
         result = triage(self, ticket, tuple(tags))
         result.timings["total_ms"] = (time.perf_counter() - started) * 1e3
         if channel is not None and self.query_log is not None:
