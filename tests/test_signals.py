@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from rag.signals import extract
 
 DOTNET_LOG = """\
@@ -65,3 +68,22 @@ def test_a_prose_ticket_without_error_words_still_gives_a_query() -> None:
 
 def test_bare_numbers_are_not_taken_for_http_statuses() -> None:
     assert extract("We have 404 users and 500 devices on version 2.1.").http_statuses == []
+
+
+def test_extraction_is_linear_on_pathological_tickets() -> None:
+    """20,000-character tickets built to make unbounded patterns backtrack ("A." * 10,000 took 6.5 s and four at
+    once stalled the server; issue 20): each is read in a fraction of a second, and what is found is bounded."""
+    import time
+
+    for text in ("A." * 10_000, "A1." * 7_000, "Ab-" * 7_000, "x." * 10_000 + "Error", "AbAb" * 5_000 + "Failed"):
+        started = time.perf_counter()
+        extract(text)
+        assert time.perf_counter() - started < 2.0, text[:12]  # was 3-13 s; a generous bound, not a benchmark
+
+
+@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet="Aa1.-_: (\"'xErorFaild", min_size=1000, max_size=20_000))
+def test_extraction_never_backtracks_on_generated_tickets(text: str) -> None:
+    """Any ticket of these characters (the ones the patterns repeat over) is read within hypothesis' deadline."""
+    signals = extract(text)
+    assert len(signals.error_codes) <= len(text)
