@@ -138,6 +138,9 @@ class Settings(BaseSettings):
         None, description="SQLite file for the query log (default: index_dir/queries.sqlite3)."
     )
     max_upload_bytes: int = Field(5_000_000, ge=1, description="Largest article the web app accepts for upload.")
+    max_request_bytes: int = Field(
+        10_000_000, ge=1000, description="Largest request body the web app and API read; larger ones get 413."
+    )
     max_file_bytes: int = Field(10_000_000, ge=1, description="Corpus files larger than this are skipped.")
 
     @model_validator(mode="after")

@@ -27,7 +27,8 @@ EXAMPLES = [
 
 
 def build_blocks(service: KbService) -> gr.Blocks:
-    with gr.Blocks(title="kbqa — ask the KB", analytics_enabled=False) as blocks:
+    # Uploads and generated reports leave Gradio's cache after a day (they were kept until restart).
+    with gr.Blocks(title="kbqa — ask the KB", analytics_enabled=False, delete_cache=(3600, 86400)) as blocks:
         gr.Markdown(
             "## kbqa — ask the support KB\nAnswers quote the KB and cite article and section; "
             "when the KB does not cover a question, it says so."
