@@ -23,7 +23,7 @@ from rag.markdown_text import clean_markdown
 
 SUPPORTED_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm", ".pdf"})
 # Files that describe the corpus rather than belong to it.
-_IGNORED_NAMES = frozenset({"readme.md", "readme.txt", "license", "license.md", "sources.md"})
+IGNORED_NAMES = frozenset({"readme.md", "readme.txt", "license", "license.md", "sources.md"})
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 _BINARY_SNIFF_BYTES = 8192
 
@@ -42,7 +42,7 @@ def discover(paths: Iterable[Path]) -> Iterator[Path]:
             dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
             for name in filenames:
                 path = Path(dirpath) / name
-                if name.startswith(".") or name.lower() in _IGNORED_NAMES:
+                if name.startswith(".") or name.lower() in IGNORED_NAMES:
                     continue
                 if path.suffix.lower() in SUPPORTED_SUFFIXES and path.is_file():  # not a FIFO, device or socket
                     found.append(path)

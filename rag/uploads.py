@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from rag.errors import KbqaError, LoadError
-from rag.loaders import SUPPORTED_SUFFIXES, load_article
+from rag.loaders import IGNORED_NAMES, SUPPORTED_SUFFIXES, load_article
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -35,6 +35,10 @@ def save_upload(
     has loaded cleanly.
     """
     file_name = safe_file_name(name)
+    if file_name.lower() in IGNORED_NAMES:
+        raise UploadError(
+            f"{file_name} describes a corpus and is never indexed; upload the article under its own name."
+        )
     suffix = Path(file_name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UploadError(f"'{suffix}' files are not accepted; upload one of {', '.join(sorted(SUPPORTED_SUFFIXES))}.")
@@ -56,6 +60,12 @@ def save_upload(
             raise UploadError(
                 f"Article id '{article_id}' is already used by {owner}; "
                 "give the upload its own id in its front matter or file name."
+            )
+        replaced = next((i for i, p in (taken_ids or {}).items() if Path(p).resolve() == target.resolve()), None)
+        if replaced is not None and replaced != article_id:  # writing it would silently drop article `replaced`
+            raise UploadError(
+                f"{file_name} holds article '{replaced}', and the upload's id is '{article_id}'; upload it under "
+                "another file name, or keep the id to replace the article."
             )
         staged.replace(target)
     return target

@@ -95,6 +95,43 @@ def test_upload_saves_and_refuses_taken_ids(tmp_path: Path) -> None:
     assert sorted(p.name for p in corpus.iterdir()) == ["new-note.md"]
 
 
+def test_upload_never_replaces_another_article_or_adds_a_readme(tmp_path: Path) -> None:
+    """An upload named like an existing file but with another id would drop that article; a README is never
+    indexed by a full ingest, so it is not accepted either (issue 20)."""
+    corpus = tmp_path / "corpus"
+    saved = save_upload("note.md", b"# Note\n\nOriginal text.\n", corpus, 10_000)
+    taken = {"note": str(saved)}
+    with pytest.raises(UploadError, match="holds article 'note'"):
+        save_upload("note.md", b"---\nid: something-else\n---\nOther text.\n", corpus, 10_000, taken)
+    assert saved.read_text() == "# Note\n\nOriginal text.\n"
+    assert save_upload("note.md", b"# Note\n\nNew text.\n", corpus, 10_000, taken) == saved  # same id: replaced
+    with pytest.raises(UploadError, match="never indexed"):
+        save_upload("README.md", b"# Readme\n\nAbout the corpus.\n", corpus, 10_000)
+    assert sorted(p.name for p in corpus.iterdir()) == ["note.md"]
+
+
+@pytest.mark.integration
+def test_upload_refused_while_another_ingest_runs_changes_nothing(tmp_path: Path) -> None:
+    """An upload during a `kbqa ingest --rebuild` said "refused" but left the file in the corpus (issue 20)."""
+    from filelock import FileLock
+
+    from rag import load_settings
+    from rag.errors import IndexBusyError
+    from ui.service import KbService
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "kept.md").write_text("# Kept\n\nThe original.\n", encoding="utf-8")
+    service = KbService(load_settings(index_dir=tmp_path / "idx", corpus_dir=corpus, query_log=False))
+    service.ingest()
+    with FileLock(tmp_path / "idx" / "ingest.lock"):  # what a running `kbqa ingest` holds
+        for name, body in (("fresh.md", b"# Fresh\n\nNew.\n"), ("kept.md", b"# Kept\n\nChanged.\n")):
+            with pytest.raises(IndexBusyError):
+                service.upload(name, body)
+    assert sorted(p.name for p in corpus.iterdir()) == ["kept.md"]
+    assert (corpus / "kept.md").read_text() == "# Kept\n\nThe original.\n"
+
+
 @pytest.mark.parametrize(
     ("question", "expected"),
     [

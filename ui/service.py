@@ -8,13 +8,14 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from rag.errors import KbqaError
 from rag.eval_files import run_file
 from rag.evaluation import EvalRun
 from rag.feedback import FeedbackStore
 from rag.index import IngestReport, Progress
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from rag.uploads import save_upload
+from rag.uploads import safe_file_name, save_upload
 
 
 class KbService:
@@ -29,9 +30,20 @@ class KbService:
             return self.pipeline.ingest(paths, progress=progress)
 
     def upload(self, name: str, data: bytes) -> tuple[Path, IngestReport]:
+        """Save the article into the corpus and index it; if indexing is refused (another ingest is running),
+        the corpus is put back as it was, so "refused" means nothing changed."""
         taken = {a["article_id"]: a["source_path"] for a in self.pipeline.index.articles()} if self.ready() else {}
+        target = self.settings.corpus_dir / safe_file_name(name)
+        before = target.read_bytes() if target.is_file() else None
         path = save_upload(name, data, self.settings.corpus_dir, self.settings.max_upload_bytes, taken)
-        return path, self.ingest([path])
+        try:
+            return path, self.ingest([path])
+        except KbqaError:
+            if before is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(before)
+            raise
 
     def evaluate(self, path: Path, progress: Callable[[int, int], None] | None = None) -> tuple[EvalRun, Path]:
         """Run an uploaded eval set or answers file; the run folder (and a zip of it) go under index_dir."""
