@@ -14,7 +14,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from rag.answer import Answer
 from rag.answer_form import form_flags
@@ -51,6 +53,28 @@ class EvalItem:
     expected_verdict: str = ""  # yes/no questions: "yes" or "no", what the source article states
 
 
+class _EvalLine(BaseModel):
+    """The schema of one eval-set line: types are checked ("answerable": "no" is refused, not read as true)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    id: str
+    answerable: bool
+    question: str = ""
+    ticket: str = ""
+    source_ids: list[str] = []
+    reference_answer: str = ""
+    must_include: list[str] = []
+    type: str = ""
+    tags: list[str] = []
+    expected_verdict: Literal["", "yes", "no"] = ""
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _numbers_are_ids_too(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def load_eval_set(path: Path) -> list[EvalItem]:
     """Read a JSONL eval set; a bad line is reported with its number and what is wrong."""
     try:
@@ -58,18 +82,18 @@ def load_eval_set(path: Path) -> list[EvalItem]:
     except OSError as exc:
         raise EvalSetError(f"Cannot read eval set {path}: {exc.strerror or exc}.") from exc
     items: list[EvalItem] = []
-    known = set(EvalItem.__dataclass_fields__)
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
-            fields = {k: v for k, v in data.items() if k in known}
-            item = EvalItem(**fields)
-        except (json.JSONDecodeError, TypeError, AttributeError) as exc:
+            item = EvalItem(**_EvalLine.model_validate(json.loads(line)).model_dump())
+        except json.JSONDecodeError as exc:
+            raise EvalSetError(f"{path}:{number}: not JSON ({exc}); write one JSON object per line.") from exc
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
             raise EvalSetError(
-                f"{path}:{number}: not a valid eval item ({exc}); each line needs at least "
-                '"id", "answerable" and a "question" (or a "ticket") (see eval/README.md).'
+                f"{path}:{number}: not a valid eval item ({problems}); each line needs at least "
+                '"id", "answerable" (true or false) and a "question" (or a "ticket") (see eval/README.md).'
             ) from exc
         if not (item.question or item.ticket).strip():
             raise EvalSetError(f"{path}:{number}: item '{item.id}' has neither a question nor a ticket.")

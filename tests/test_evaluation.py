@@ -44,6 +44,13 @@ def test_load_eval_set_reports_bad_lines(tmp_path: Path) -> None:
         load_eval_set(path)
     path.write_text(json.dumps(good) + "\n", encoding="utf-8")
     assert load_eval_set(path)[0].source_ids == ["kp"]
+    # Types are checked by a schema, naming the line and the field (issue 20): "no" is not read as true.
+    for bad, field in ((good | {"answerable": "no"}, "answerable"), (good | {"question": 42}, "question")):
+        path.write_text(json.dumps(bad) + "\n", encoding="utf-8")
+        with pytest.raises(EvalSetError, match=rf"set\.jsonl:1: .*{field}"):
+            load_eval_set(path)
+    path.write_text(json.dumps(good | {"id": 7}) + "\n", encoding="utf-8")
+    assert load_eval_set(path)[0].id == "7"  # a numeric id is an id (it used to crash the report at the end)
 
 
 def test_scoring_helpers() -> None:
