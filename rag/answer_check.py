@@ -183,6 +183,9 @@ def check_answer(pipeline: Any, item: AnswerItem, resolver: ArticleResolver) -> 
         else None,
         "grounded": statistics.mean(s["supported"] for s in checked) if checked else None,
         "unsupported": [s["text"] for s in checked if not s["supported"]],
+        "contradicted": [
+            {"text": s["text"], "evidence": s["evidence"]} for s in checked if s["judgement"] == "contradicted"
+        ],
         "sentences": checked,
         "expected_supported": float(bool(set(item.expected) & set(supporting))) if item.expected else None,
         "latency_ms": (time.perf_counter() - started) * 1e3,
@@ -209,6 +212,7 @@ def summarize_answers(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "answers": len(rows),
         "sentences": sum(len(r["sentences"]) for r in rows),
         "unsupported_sentences": sum(len(r["unsupported"]) for r in rows),
+        "contradicted_sentences": sum(len(r["contradicted"]) for r in rows),
         "grounded": mean("grounded"),
         "fully_grounded": round(sum(r["grounded"] == 1 for r in graded) / len(graded), 4) if graded else None,
         "citation_valid": mean("citation_valid"),

@@ -61,12 +61,19 @@ def _histogram(latencies: list[float], bins: int = 12) -> str:
     return "".join(parts)
 
 
+_EVIDENCE_LABELS = {"contradicted": "<b>contradicted by</b>", "not in the KB": "not in the KB; closest"}
+
+
+def _evidence_label(sentence: dict[str, Any]) -> str:
+    return _EVIDENCE_LABELS.get(sentence.get("judgement", ""), "source")
+
+
 def _sentences(row: dict[str, Any]) -> str:
     items = "".join(
         f"<li class='{'ok' if s['supported'] else 'bad'}'>{html.escape(s['text'])} "
         f"<small>({html.escape(s.get('article_id', ''))}, score {s['score']:.2f}"
         f"{'; ' + html.escape(s['reason']) if s['reason'] else ''})</small>"
-        f"<br><small>source: {html.escape(s['evidence'])}</small></li>"
+        f"<br><small>{_evidence_label(s)}: {html.escape(s['evidence'])}</small></li>"
         for s in row.get("sentences", [])
     )
     return f"<details><summary>{len(row.get('sentences', []))} sentences</summary><ul>{items}</ul></details>"

@@ -23,7 +23,7 @@ from rag.answer_form import form_flags
 from rag.chunking import strip_context_line
 from rag.errors import KbqaError
 from rag.eval_report import render_report
-from rag.grounding import GroundednessScorer, Support, claim
+from rag.grounding import CONTRADICTED, GroundednessScorer, Support, claim
 from rag.keyword_index import ids_fingerprint, tokenize
 from rag.metrics import dedupe, hit_at, ndcg_at, recall_at, reciprocal_rank
 
@@ -127,6 +127,12 @@ def support_row(sentence: str, support: Support, **where: Any) -> dict[str, Any]
         **({"nli": support.nli} if support.nli is not None else {}),
         "reason": support.reason,
         "evidence": support.evidence,
+        # What a reader needs first: the source says it, says the opposite (see evidence), or does not say it.
+        "judgement": "supported"
+        if support.supported
+        else "contradicted"
+        if support.reason == CONTRADICTED
+        else "not in the KB",
     }
 
 
@@ -165,6 +171,7 @@ def score_item(
         "citation_valid": all(c.chunk_id in retrieved_ids and c.chunk_id in chunk_texts for c in answer.citations),
         "grounded": statistics.mean(s["supported"] for s in sentences) if sentences else None,
         "unsupported": [s["text"] for s in sentences if not s["supported"]],
+        "contradicted": sum(s["judgement"] == "contradicted" for s in sentences),
         "sentences": sentences,
         "latency_ms": answer.timings.get("total_ms", 0.0),
         "answer_chars": len(answer.text),
@@ -281,6 +288,7 @@ def summarize(rows: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
     summary |= {
         "citation_valid": mean("citation_valid", answered),
         "grounded": mean("grounded", answered),
+        "contradicted": sum(r.get("contradicted", 0) for r in answered),
         "answered_rate": round(sum(r["verdict"] != "abstained" for r in answerable) / max(len(answerable), 1), 4),
         "refused_rate": round(sum(r["verdict"] == "abstained" for r in unanswerable) / max(len(unanswerable), 1), 4),
         **latency_summary(ok),

@@ -110,6 +110,13 @@ class ExtractiveAnswerer:
             sentences.append(AnswerSentence(quoted, cite.n, round(cand.score, 4), cand.unit.kind))
         verdict: Verdict = "answered" if confidence >= self.low_confidence_threshold else "low_confidence"
         text = prefix + _render(sentences)
+        # A definition read from the answering article's other chunks is listed as retrieved too, after the rest:
+        # every citation points at a retrieved chunk (its article was retrieved already, so rankings do not move).
+        seen = {r.chunk_id for r in retrieved}
+        for cand in chosen:
+            if str(cand.chunk.id) not in seen:
+                seen.add(str(cand.chunk.id))
+                retrieved.append(_retrieved(cand.chunk))
         return Answer(
             question=question,
             text=text,

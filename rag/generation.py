@@ -23,7 +23,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from rag.answer import Answer, AnswerSentence, Citation
 from rag.chunking import chunk_body
 from rag.extractive import citation_for
-from rag.grounding import GroundednessScorer, Support, claim, strip_citations
+from rag.grounding import CONTRADICTED, GroundednessScorer, Support, claim, strip_citations
 from rag.injection import FAKE_CITATION, for_prompt, leaks_prompt
 from rag.keyword_index import tokenize
 from rag.llm import LlmUnavailableError
@@ -62,6 +62,9 @@ class _Checked:
     chunk: int | None  # index into the prompt's sources
     support: Support | None  # None: nothing to check ("Yes.")
     kind: str
+
+
+_BARE_VERDICT = re.compile(r"^\W*(yes|no)\W*$", re.IGNORECASE)  # a verdict whose reasons were contradicted goes too
 
 
 class LlmAnswerer:
@@ -105,6 +108,9 @@ class LlmAnswerer:
         """Turn generated text into a checked, cited Answer, or fall back to the extractive one."""
         checked, removed, leaked = self._check(raw, chunks)
         supported = [c for c in checked if c.support is not None and c.support.supported]
+        # A sentence that says the opposite of the KB is never shown, whatever `unsupported` says.
+        contradicted = [c for c in checked if c.support is not None and c.support.reason == CONTRADICTED]
+        checked = [c for c in checked if c not in contradicted and not (contradicted and _BARE_VERDICT.match(c.text))]
         if not supported:
             reason = (
                 "The model said the sources do not cover this"
@@ -138,7 +144,11 @@ class LlmAnswerer:
                     support_reason=c.support.reason if c.support else "",
                 )
             )
-        notes = []
+        notes = [
+            f'Removed a sentence that contradicts the KB: "{c.text}" (the source says "{c.support.evidence}").'
+            for c in contradicted
+            if c.support is not None
+        ]
         if flagged := sum(s.supported is False for s in sentences):
             notes.append(f"{flagged} sentence(s) marked {UNSUPPORTED_MARK}: no cited source supports them.")
         if removed:

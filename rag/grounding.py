@@ -26,14 +26,18 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from rag.claims import CONTRADICTED as CONTRADICTED_LABEL
 from rag.errors import KbqaError
 from rag.keyword_index import tokenize
 from rag.sentences import sentences_of
+
+if TYPE_CHECKING:
+    from rag.verifier import Verifier
 
 LEXICAL_WEIGHT = 0.5  # score = 0.5·lexical + 0.5·semantic, measured on eval/grounding.jsonl
 EVIDENCE_WINDOWS = 3
@@ -45,7 +49,7 @@ _CAMEL = re.compile(r"[a-z][A-Z]")
 _NOT_FACTS = frozenset({"e.g", "i.e", "etc", "vs"})
 _CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|cannot|neither|nor)\b|n't\b", re.IGNORECASE)
-CONTRADICTED = "the source says the opposite (negation)"
+CONTRADICTED = "contradicted by the source"
 # "Assign the …", "Run `az …`", "Remove it": a verb with no subject before its object.
 _IMPERATIVE = re.compile(r"^\s*[A-Z][a-z]+\s+(?:the|a|an|your|its|this|that|these|those|all|any|it|them|`)", re.M)
 _PROHIBITION = re.compile(r"^\s*(?:do not|don't|never|avoid)\b", re.IGNORECASE)
@@ -119,28 +123,28 @@ def _near(text: str, windows: list[str], unit_terms: list[frozenset[str]]) -> li
     return [windows[i] for i, unit in enumerate(unit_terms) if len(terms & unit) / len(terms) >= NEAR_VERBATIM]
 
 
-def _flipped_head(sentence: str, windows: list[str], unit_terms: list[frozenset[str]]) -> bool:
+def _flipped_head(sentence: str, windows: list[str], unit_terms: list[frozenset[str]]) -> str | None:
     """ "X is a Y …" where a source sentence says X is not … Y: the polarity check on the main clause."""
     head = main_clause(sentence)
-    return bool(head) and _flipped(head, _near(head, windows, unit_terms))
+    return _flipped(head, _near(head, windows, unit_terms)) if head else None
 
 
-def _flipped(claim_text: str, near: list[str]) -> bool:
-    """A source sentence with the claim's words and verb says the opposite ("is not" for "is").
+def _flipped(claim_text: str, near: list[str]) -> str | None:
+    """The source sentence with the claim's words and verb that says the opposite ("is not" for "is"), if any.
 
     Sharing the verb keeps "Let me clarify the roles of kube-proxy and a CNI plugin" (no "is") from
     contradicting "kube-proxy is not a CNI plugin".
     """
     match = _MAIN_VERB.search(claim_text)
     if not match:
-        return False
+        return None
     verb = _VERB_BASE.get(match.group(0).lower(), match.group(0).lower())
     stated = re.compile(rf"\b{verb}(?:n't|not)?\b", re.IGNORECASE)
     if _IMPERATIVE.match(claim_text):
         # An instruction ("Assign the identity to the app") is contradicted by an instruction not to, never by a
         # statement of the problem it fixes ("The identity is not assigned to the app").
         near = [u for u in near if _PROHIBITION.match(u)]
-    return any(negated(u) != negated(claim_text) for u in near if stated.search(u))
+    return next((u for u in near if stated.search(u) and negated(u) != negated(claim_text)), None)
 
 
 def negated(text: str) -> bool:
@@ -182,11 +186,13 @@ class GroundednessScorer:
         nli: NliScorer | None = None,
         cache_size: int = 4096,
         lexical_weight: float = LEXICAL_WEIGHT,
+        verifier: Verifier | None = None,
     ) -> None:
         self.embeddings = embeddings
         self.threshold = threshold
         self.lexical_weight = lexical_weight
         self.nli = nli
+        self.verifier = verifier
         self._cache: OrderedDict[str, tuple[list[str], np.ndarray, list[frozenset[str]]]] = OrderedDict()
         self._cache_size = cache_size
 
@@ -223,10 +229,15 @@ class GroundednessScorer:
         score = self.lexical_weight * lexical + (1 - self.lexical_weight) * semantic
         nli = self.nli.entailment(evidence, sentence) if self.nli else None
         reason = ""
+        judged = self.verifier.judge(sentence, top) if self.verifier is not None else None
         if missing := missing_facts(sentence, source):
             reason = "not in the source: " + ", ".join(missing)
-        elif _flipped(sentence, _near(sentence, windows, unit_terms)) or _flipped_head(sentence, windows, unit_terms):
-            reason = CONTRADICTED
+        elif judged is not None and judged.label == CONTRADICTED_LABEL:
+            reason, evidence = CONTRADICTED, judged.passage
+        elif opposite := (
+            _flipped(sentence, _near(sentence, windows, unit_terms)) or _flipped_head(sentence, windows, unit_terms)
+        ):
+            reason, evidence = CONTRADICTED, opposite  # the sentence that says the opposite is the evidence
         elif nli is not None and nli < NLI_THRESHOLD:
             reason = f"NLI entailment {nli:.2f}"
         elif nli is None and score < self.threshold:

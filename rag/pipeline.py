@@ -31,6 +31,7 @@ from rag.query_log import Channel, QueryLog
 from rag.retrieval import HybridRetriever
 from rag.sentences import split_units
 from rag.settings import AnswerMode, Settings
+from rag.verifier import load_verifier
 
 if TYPE_CHECKING:  # LLM mode's modules load only when it is used: they cost a second of start-up
     from rag.gaps import GapCluster
@@ -108,7 +109,8 @@ class Pipeline:
     def grounding(self) -> GroundednessScorer:
         s = self.settings
         nli = NliScorer(s.nli_model, s.embedding_device) if s.nli_model else None
-        return GroundednessScorer(self.embeddings(), s.support_threshold, nli)
+        verifier = load_verifier(s.verifier_model or s.index_dir / "verifier") if s.verifier else None
+        return GroundednessScorer(self.embeddings(), s.support_threshold, nli, verifier=verifier)
 
     def ingest(
         self, paths: Sequence[Path] | None = None, progress: Progress | None = None, rebuild: bool = False

@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     support_threshold: float = Field(
         0.67, ge=0, le=1, description="Groundedness: a sentence counts as supported by its source at this score."
     )
+    verifier: bool = Field(
+        False,
+        description="Also check answer sentences with a verifier trained by `kbqa verifier train` (experimental: "
+        "eval/README.md, The answer verifier).",
+    )
+    verifier_model: Path | None = Field(
+        None, description="Folder of the trained verifier (default index_dir/verifier)."
+    )
     nli_model: str | None = Field(
         None, description="Local NLI cross-encoder folder; when set it decides groundedness instead of similarity."
     )

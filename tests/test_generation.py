@@ -68,13 +68,14 @@ def test_drop_mode_removes_unsupported_sentences(kb: Any, sources: list) -> None
     assert answer.mode == "llm" and len(answer.sentences) == 1 and "9999" not in answer.text
 
 
-def test_flipped_negation_is_flagged(kb: Any) -> None:
-    """The classic small-model error: the source says "not", the answer drops it."""
+def test_flipped_negation_is_removed(kb: Any) -> None:
+    """The classic small-model error: the source says "not", the answer drops it. A sentence that contradicts
+    the KB is never shown, whatever llm_unsupported says; the notice quotes it and the source."""
     reply = "kube-proxy is a CNI plugin [1]. kube-proxy is not considered a CNI plugin in Kubernetes or AKS [1]."
     answer = _pipeline(kb, _replying(reply)).ask(QUESTION, mode="llm")
-    flipped, faithful = answer.sentences
-    assert flipped.supported is False and "opposite" in flipped.support_reason
-    assert faithful.supported is True
+    (faithful,) = answer.sentences
+    assert faithful.supported is True and faithful.text.startswith("kube-proxy is not considered")
+    assert 'contradicts the KB: "kube-proxy is a CNI plugin."' in answer.notice
 
 
 def test_no_supported_sentence_falls_back_to_the_extractive_answer(kb: Any) -> None:
@@ -131,14 +132,14 @@ def test_prompt_fences_sources_so_article_text_stays_data() -> None:
 
 def test_the_issue_example_is_flagged_and_a_wrong_citation_is_corrected(kb: Any) -> None:
     """SmolLM2's "It is a Kubernetes plugin that … sets up the network" (it = kube-proxy; the article says it
-    is not a plugin of that kind) is flagged; a faithful sentence citing the wrong source is re-attributed."""
+    is not a plugin of that kind) is removed; a faithful sentence citing the wrong source is re-attributed."""
     reply = (
         "No, kube-proxy is not a CNI plugin [1]. "
         "It is a Kubernetes plugin that is used to set up the network between pods and nodes [1]."
     )
-    faithful, wrong = _pipeline(kb, _replying(reply)).ask(QUESTION, mode="llm").sentences
-    assert faithful.supported is True
-    assert wrong.supported is False and "opposite" in wrong.support_reason
+    answer = _pipeline(kb, _replying(reply)).ask(QUESTION, mode="llm")
+    (faithful,) = answer.sentences
+    assert faithful.supported is True and "It is a Kubernetes plugin" in answer.notice
     reply = "kube-proxy is not a CNI plugin [1]. It configures network rules (via iptables or IPVS) [1]."
     answer = _pipeline(kb, _replying(reply)).ask(QUESTION, mode="llm")
     assert all(s.supported for s in answer.sentences), answer.sentences
