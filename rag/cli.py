@@ -489,7 +489,7 @@ def verifier_train(
     out: Annotated[
         Path | None, typer.Option(help="Folder for the model (default: index_dir/verifier, where kbqa looks).")
     ] = None,
-    sentences_per_article: Annotated[int, typer.Option(min=1, help="Sentences each article contributes.")] = 12,
+    sentences_per_article: Annotated[int, typer.Option(min=1, help="Sentences each article contributes.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed for the pairs and the training run.")] = 13,
 ) -> None:
     """Train the verifier on your own KB: claims made from its sentences (kept, negated, numbers changed,
