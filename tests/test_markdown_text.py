@@ -142,3 +142,14 @@ def test_no_raw_markup_survives_in_the_shared_docs() -> None:
             if found:
                 bad.append((path.name, sorted(found), unit.text[:120]))
     assert len(bad) <= 5, bad[:10]
+
+
+def test_article_html_loads_nothing_external() -> None:
+    """Remote images and links in an article reach neither the index nor an answer: images go, links become
+    their text, HTML tags are removed (issue 20: the chat fetched external images and showed phishing links)."""
+    text = clean_markdown(
+        'See ![diagram](http://evil.example/pixel.png) and <img src="http://evil.example/a.png"> here.\n\n'
+        '<a href="http://evil.example/login">Reset your password</a> or [the docs](https://evil.example/x).\n'
+    )
+    assert "evil.example" not in text and "<" not in text and "](" not in text
+    assert "Reset your password" in text and "the docs" in text
