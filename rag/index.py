@@ -16,12 +16,15 @@ one) can finish; older ones and leftovers of killed ingests are deleted by the n
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 import shutil
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,8 @@ from rag.errors import (
 from rag.keyword_index import KeywordIndex
 from rag.loaders import discover, load_article
 from rag.settings import Settings
+
+_LOG = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)`` during long work; the CLI and UI draw it."""
@@ -416,6 +421,8 @@ class KnowledgeIndex:
             ours = name == base or name.startswith(base + _GENERATION_INFIX)
             if ours and name not in keep:
                 client.delete_collection(name)
+        if not self.settings.chroma_url:
+            _remove_orphan_segments(self.settings.chroma_dir)
         keyword_root = self.settings.keyword_dir
         if keyword_root.is_dir():
             for entry in keyword_root.iterdir():
@@ -494,6 +501,30 @@ class KnowledgeIndex:
                 progress("embedding", min(start + batch, len(chunks)), len(chunks))
         if not chunks and progress:
             progress("embedding", 0, 0)
+
+
+_SEGMENT_DIR = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _remove_orphan_segments(chroma_dir: Path) -> None:
+    """Delete vector-segment folders that Chroma's own catalogue no longer lists.
+
+    An ingest killed while Chroma wrote a new collection's HNSW files leaves a segment folder (5-9 MB) that
+    deleting the collection later does not remove. Chroma has no API for this; its catalogue (the ``segments``
+    table of chroma.sqlite3) is read, never written, and nothing is deleted if it cannot be read. Runs under the
+    ingest lock, so no collection is being created meanwhile.
+    """
+    import sqlite3
+
+    try:
+        with closing(sqlite3.connect(f"file:{chroma_dir / 'chroma.sqlite3'}?mode=ro", uri=True)) as db:
+            known = {str(row[0]) for row in db.execute("SELECT id FROM segments")}
+    except sqlite3.Error as exc:
+        _LOG.warning("Orphan segment check skipped: cannot read Chroma's catalogue (%s).", exc)
+        return
+    for entry in chroma_dir.iterdir():
+        if entry.is_dir() and _SEGMENT_DIR.match(entry.name) and entry.name not in known:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _http_client(url: str, chroma_settings: Any) -> Any:

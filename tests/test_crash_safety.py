@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,10 @@ def test_kill_9_during_ingest_keeps_the_index_and_the_next_ingest_repairs_it(tmp
     assert {name for name in rows if ".gen-" in name} == {report.generation, first.generation}
     assert sorted(final.index.keyword().ids) == sorted(ids)
     assert sorted(p.name for p in final.settings.keyword_dir.iterdir()) == sorted([report.generation, first.generation])
+    with closing(sqlite3.connect(final.settings.chroma_dir / "chroma.sqlite3")) as db:  # no orphan segment folder
+        segments = {row[0] for row in db.execute("SELECT id FROM segments")}
+    folders = {p.name for p in final.settings.chroma_dir.iterdir() if p.is_dir()}
+    assert folders and folders <= segments, folders - segments
     articles = {a["article_id"] for a in final.index.articles()}
     assert len(articles) == report.articles == 22 * 4
     assert final.ask(QUESTION).citations[0].article_id.startswith("kube-proxy-vs-cni-plugin")  # or a copy
