@@ -73,3 +73,9 @@ class CorpusPathError(KbqaError):
     """A path given to ingest does not exist: nothing is read, nothing indexed changes."""
 
     exit_code = 2
+
+
+class IndexWriteError(KbqaError):
+    """The index folder cannot be written: read-only, owned by another user, or its disk is full."""
+
+    exit_code = 2

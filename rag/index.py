@@ -16,6 +16,7 @@ one) can finish; older ones and leftovers of killed ingests are deleted by the n
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import secrets
@@ -41,6 +42,7 @@ from rag.errors import (
     IndexBusyError,
     IndexMismatchError,
     IndexNotFoundError,
+    IndexWriteError,
     LoadError,
 )
 from rag.keyword_index import KeywordIndex
@@ -226,10 +228,16 @@ class KnowledgeIndex:
             if self.settings.chroma_url:
                 self._client_cache = _http_client(self.settings.chroma_url, chroma_settings)
             else:
-                self.settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-                self._client_cache = chromadb.PersistentClient(
-                    path=str(self.settings.chroma_dir), settings=chroma_settings
-                )
+                try:
+                    self.settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+                    self._client_cache = chromadb.PersistentClient(
+                        path=str(self.settings.chroma_dir), settings=chroma_settings
+                    )
+                except Exception as exc:  # chromadb raises InternalError, sqlite or OS errors
+                    said = not_writable(self.settings.chroma_dir, exc)
+                    if said is exc:
+                        raise
+                    raise said from exc
         return self._client_cache
 
     def view(self, refresh: bool = False) -> IndexView:
@@ -342,7 +350,17 @@ class KnowledgeIndex:
                 current.check_keyword()  # nothing to build; a missing or stale keyword index is still repaired
                 target = current
             else:
-                target = self._build(current, to_add, set(to_delete), progress)
+                try:
+                    target = self._build(current, to_add, set(to_delete), progress)
+                except Exception as exc:
+                    if not _out_of_space(self.settings.index_dir, exc):
+                        raise
+                    raise IndexWriteError(
+                        f"Ingest stopped: the disk holding {self.settings.index_dir} is full ({exc}). The index in use "
+                        "is unchanged and still answers. Free some space (this ingest needed about "
+                        f"{_megabytes(len(to_add) + (current.count() if current else 0))} MB), then run `kbqa ingest` "
+                        "again; its half-built copy is removed then."
+                    ) from exc
                 self._switch(target, previous=live)
             report.generation = target.name
             report.chunks_total = target.count()
@@ -501,6 +519,35 @@ class KnowledgeIndex:
                 progress("embedding", min(start + batch, len(chunks)), len(chunks))
         if not chunks and progress:
             progress("embedding", 0, 0)
+
+
+def not_writable(folder: Path, exc: Exception) -> Exception:
+    """What to say when a store under ``folder`` cannot be opened; unrelated errors are returned unchanged."""
+    text = str(exc).lower()
+    if isinstance(exc, PermissionError) or "readonly" in text or "read-only" in text or "unable to open" in text:
+        return IndexWriteError(
+            f"kbqa cannot write to {folder} (a read-only file system, or a folder owned by another user): Chroma and "
+            "kbqa's logs open their files for writing even to answer. Run kbqa as the folder's owner, make it "
+            "writable, or copy the index somewhere writable and point KBQA_INDEX_DIR there."
+        )
+    if _out_of_space(folder, exc):
+        return IndexWriteError(f"The disk holding {folder} is full ({exc}). Free some space and try again.")
+    return exc
+
+
+def _out_of_space(folder: Path, exc: Exception) -> bool:
+    text = str(exc).lower()
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "disk is full" in text or "no space" in text:
+        return True
+    try:
+        free = shutil.disk_usage(folder if folder.exists() else folder.parent).free
+    except OSError:
+        return False
+    return free < 64 * 1024 * 1024 and ("compaction" in text or "disk" in text or "write" in text)
+
+
+def _megabytes(chunks: int) -> int:
+    return max(1, round(chunks * 6 / 1000))  # measured: about 6 MB a thousand chunks on disk, with the copy aside
 
 
 _SEGMENT_DIR = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -12,7 +13,7 @@ from rag.errors import KbqaError
 from rag.eval_files import run_file
 from rag.evaluation import EvalRun
 from rag.feedback import FeedbackStore
-from rag.index import IngestReport, Progress
+from rag.index import IngestReport, Progress, not_writable
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.uploads import safe_file_name, save_upload
@@ -22,7 +23,13 @@ class KbService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.pipeline = Pipeline(settings)
-        self.feedback = FeedbackStore(settings.feedback_path)
+        try:
+            self.feedback = FeedbackStore(settings.feedback_path)
+        except (sqlite3.Error, OSError) as exc:  # a read-only or full index folder: say so, no traceback
+            said = not_writable(settings.feedback_path.parent, exc)
+            if said is exc:
+                raise
+            raise said from exc
         self._ingest_lock = threading.Lock()
 
     def ingest(self, paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:
