@@ -281,6 +281,41 @@ def test_llm_mode_streams_and_shows_the_checked_answer(session: Session) -> None
     page.locator("#kbqa-mode").get_by_label("extractive").check()
 
 
+HOSTILE = """---
+title: Frobnicator license server
+source_url: "javascript:alert(document.cookie)"
+---
+
+# Frobnicator license server
+
+The frobnicator license server listens on port 27015 for FRB-7070 checks.
+![pixel](http://tracker.kbqa-test.invalid/pixel.png) <img src="http://tracker.kbqa-test.invalid/a.png">
+Reset it from the [admin page](http://phish.kbqa-test.invalid/login) or
+<a href="http://phish.kbqa-test.invalid/x">this link</a>.
+"""
+
+
+def test_hostile_article_shows_no_script_link_and_loads_nothing(session: Session, tmp_path: Path) -> None:
+    """An uploaded article with a javascript: source_url, remote images and links (issue 20): in Chromium its answer
+    and Sources panel carry no javascript: link, no remote image and no link to the article's hosts (the last test
+    of this module then checks the page requested nothing outside localhost)."""
+    page = session.page
+    article = tmp_path / "frobnicator-license-server.md"
+    article.write_text(HOSTILE, encoding="utf-8")
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#kbqa-upload input[type='file']").set_input_files(str(article))
+    expect(page.locator("#kbqa-library-status")).to_contain_text("Uploaded")
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#kbqa-new-chat").click()
+    answer = _ask(page, "which port does the frobnicator license server listen on for FRB-7070")
+    expect(answer).to_contain_text("27015")
+    expect(page.locator("#source-1")).to_contain_text("Frobnicator")
+    for area in ("#kbqa-chat", "#kbqa-sources-box"):
+        assert page.locator(f"{area} a[href^='javascript']").count() == 0
+        assert page.locator(f"{area} a[href*='kbqa-test.invalid']").count() == 0
+        assert page.locator(f"{area} img[src*='kbqa-test.invalid']").count() == 0
+
+
 def test_page_loaded_nothing_from_outside_localhost(session: Session) -> None:
     """Every request the page made in this session went to localhost (or was a data:/blob: URL)."""
     assert session.requests, "no requests recorded"
