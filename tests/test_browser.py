@@ -299,14 +299,17 @@ def test_hostile_article_shows_no_script_link_and_loads_nothing(session: Session
     """An uploaded article with a javascript: source_url, remote images and links (issue 20): in Chromium its answer
     and Sources panel carry no javascript: link, no remote image and no link to the article's hosts (the last test
     of this module then checks the page requested nothing outside localhost)."""
+    from gradio_client import Client, handle_file
+
     page = session.page
     article = tmp_path / "frobnicator-license-server.md"
     article.write_text(HOSTILE, encoding="utf-8")
-    page.get_by_role("tab", name="Library").click()
-    page.locator("#kbqa-upload input[type='file']").set_input_files(str(article))
-    expect(page.locator("#kbqa-library-status")).to_contain_text("Uploaded")
+    # Uploaded through the app's own endpoint (the Library input still holds the earlier test's file).
+    _, status = Client(session.base_url, verbose=False).predict(handle_file(str(article)), api_name="/do_upload")
+    assert "Uploaded" in status
     page.get_by_role("tab", name="Chat").click()
     page.locator("#kbqa-new-chat").click()
+    expect(page.locator("#kbqa-chat [data-testid='bot']")).to_have_count(0)
     answer = _ask(page, "which port does the frobnicator license server listen on for FRB-7070")
     expect(answer).to_contain_text("27015")
     expect(page.locator("#source-1")).to_contain_text("Frobnicator")
