@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 SUPPORTED, CONTRADICTED, NOT_ENOUGH_INFO = "supported", "contradicted", "not_enough_info"
@@ -267,11 +267,3 @@ def make_pairs(articles: dict[str, list[str]], seed: int = 13, per_article: int 
                 pairs.append(Pair(passage, rng.choice(articles[other]), NOT_ENOUGH_INFO, "other_article", article_id))
     rng.shuffle(pairs)
     return pairs
-
-
-def sentences_by_article(chunks: Iterable[tuple[str, str]], split: Callable[[str], list[str]]) -> dict[str, list[str]]:
-    """(article id, chunk text) in article order → each article's sentences, for :func:`make_pairs`."""
-    out: dict[str, list[str]] = {}
-    for article_id, text in chunks:
-        out.setdefault(article_id, []).extend(split(text))
-    return out

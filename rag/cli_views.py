@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from rag.answer import display_path
-from rag.calibration import Calibration
 from rag.gaps import GapCluster
 from rag.pipeline import Pipeline
 from rag.settings import Settings
+
+if TYPE_CHECKING:  # only for the annotation: the calibration code loads when `kbqa calibrate` runs
+    from rag.calibration import Calibration
 from rag.triage import Triage
 
 TRIAGE_STYLE = {"known_issue": "bold green", "possible_match": "bold yellow", "no_known_issue": "bold red"}

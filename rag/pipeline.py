@@ -167,7 +167,7 @@ class Pipeline:
         timings: dict[str, float] = {}
         chunks = self.retriever.invoke(query, k=k or self.settings.top_k, tags=list(tags), timings=timings)
         t = time.perf_counter()
-        answer = self.answerer.answer(query, chunks, self.index.view().article_chunks)
+        answer = self.answerer.answer(query, chunks, lambda article_id: self.index.view().article_chunks(article_id))
         answer.question, answer.query = question, query
         timings["answer_ms"] = (time.perf_counter() - t) * 1e3
         if llm is not None and not answer.abstained:
