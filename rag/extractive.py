@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from langchain_core.documents import Document
@@ -28,7 +28,11 @@ _NEGATION = re.compile(r"\b(not|no|never|cannot|can't|isn't|aren't|doesn't|don't
 _MIN_UNIT_TOKENS = 3
 _CONFIDENCE_CHUNKS = 3  # chunks whose term coverage counts towards confidence
 _LIST_ITEMS = 8  # items of a list that come with its lead-in
-_CONTEXT_UNITS = 2  # units after the best sentence that come with it (must_include 0.40 -> 0.52, eval/README.md)
+_CONTEXT_UNITS = 2  # sentences that continue a further sentence ("It …", "This …") and come with it
+_PASSAGE_CHARS = 450  # prose that follows the best sentence in its chunk and comes with it
+_SEMANTIC_UNITS = 8  # candidates re-ranked by meaning: ~2 ms each to embed on 2 CPU cores
+_SEMANTIC_FLOOR = 0.3  # share of a candidate's lexical score it keeps at zero similarity
+_ANSWER_CHARS = 700  # further sentences from elsewhere are added while the answer is shorter than this
 _RANK_DECAY = 0.15  # retrieval rank is the stronger signal: a sentence from chunk 3 needs more overlap
 # Sections that point elsewhere; their lines are retrievable but never an answer.
 _NON_ANSWER_SECTIONS = frozenset(
@@ -38,6 +42,8 @@ _LINK_ONLY = re.compile(r"^\[[^\]]*\]\([^)]*\)\W*$")
 # A sentence opening with one of these continues the one before it and reads wrong alone.
 _CONTINUATION = re.compile(r"^(it|this|these|they|that|those|its|their)\b", re.IGNORECASE)
 _DUPLICATE_JACCARD = 0.7
+# A fenced block that shows output (an error, a log), not input (YAML, a script) that the reader would write.
+_OUTPUT_FENCE = re.compile(r"^```\s*(output|text|txt|console|log|logs|plaintext|shell-session)?\s*$", re.I | re.M)
 _FOLLOW_UP_SHARE = 0.3  # a further sentence must score at least this share of the best one
 _REDUNDANCY_PENALTY = 1.0  # how much repeating chosen sentences' terms costs a further sentence
 # Sentences about the text itself ("Let me clarify …", "This article shows …", "For more information, see …")
@@ -77,8 +83,12 @@ class ExtractiveAnswerer:
         abstain_threshold: float,
         low_confidence_threshold: float,
         max_sentences: int = 4,
+        similarity: Callable[[str, list[str]], list[float]] | None = None,
     ) -> None:
+        """``similarity(question, texts)`` (cosine, from the embedding model) re-ranks the best sentences by
+        meaning: term overlap alone prefers the sentence that repeats the question's words."""
         self._idf = idf
+        self._similarity = similarity
         self.abstain_threshold = abstain_threshold
         self.low_confidence_threshold = low_confidence_threshold
         self.max_sentences = max_sentences
@@ -90,14 +100,17 @@ class ExtractiveAnswerer:
         the answering article that retrieval did not return."""
         query_terms = frozenset(tokenize(question))
         weights = {t: self._idf(t) for t in query_terms}
-        candidates = self._candidates(chunks, weights)
+        candidates = self._by_meaning(question, self._candidates(chunks, weights))
         confidence = confidence_score(chunks, weights)
         retrieved = [_retrieved(c) for c in chunks]
         if not candidates or confidence < self.abstain_threshold:
             return self._abstain(question, chunks, confidence, retrieved)
 
         more = _article_candidates(article_chunks, chunks, weights, self._candidates)
-        prefix, chosen = _yes_no(question, self._select(candidates), candidates, more, weights, self.max_sentences)
+        following = _next_chunk(article_chunks, candidates, weights, self._candidates)
+        chosen = self._select(candidates, following)
+        prefix, chosen = _yes_no(question, chosen, candidates, more, weights)
+        chosen = _without_dangling_lead_ins(chosen)
         citations: dict[str, Citation] = {}
         sentences: list[AnswerSentence] = []
         for cand in chosen:
@@ -156,24 +169,47 @@ class ExtractiveAnswerer:
         out.sort(key=lambda c: (c.unit.kind != "code", c.score), reverse=True)
         return out
 
-    def _select(self, candidates: list[_Candidate]) -> list[_Candidate]:
-        """The best sentence, then greedy picks that add to it (maximal marginal relevance on terms)."""
+    def _by_meaning(self, question: str, candidates: list[_Candidate]) -> list[_Candidate]:
+        """The ``_SEMANTIC_UNITS`` best prose candidates re-scored with their similarity to the question."""
+        top = [c for c in candidates if c.unit.kind != "code"][:_SEMANTIC_UNITS]
+        if self._similarity is None or len(top) < 2:
+            return candidates
+        for cand, sim in zip(top, self._similarity(question, [c.unit.text for c in top]), strict=True):
+            cand.score *= _SEMANTIC_FLOOR + (1 - _SEMANTIC_FLOOR) * max(sim, 0.0)
+        candidates.sort(key=lambda c: (c.unit.kind != "code", c.score), reverse=True)
+        return candidates
+
+    def _select(
+        self, candidates: list[_Candidate], following: Callable[[Document], list[_Candidate]]
+    ) -> list[_Candidate]:
+        """One coherent passage around the best sentence, then greedy picks from elsewhere that add to it
+        (maximal marginal relevance on terms) while the answer has room."""
         best = candidates[0]
-        chosen = [best]
-        pool = [c for c in candidates[1:] if c.unit.kind != "code"]
-        while pool and len(chosen) < self.max_sentences:
+        # A pasted error or log that an article quotes in an output block: the answer is what the article says
+        # around that listing (what it means, how to fix it), so the passage starts at the listing.
+        quoted = max((c for c in candidates if c.unit.kind == "code"), key=lambda c: c.coverage, default=None)
+        if quoted is not None and quoted.coverage > best.coverage and quoted.rank <= best.rank:
+            best = quoted
+        chosen = _passage(best, candidates, following)
+        size = sum(len(c.unit.text) for c in chosen if c.unit.kind != "code")
+        taken = {(id(c.chunk), c.unit.position) for c in chosen}
+        pool = [c for c in candidates[1:] if c.unit.kind != "code" and (id(c.chunk), c.unit.position) not in taken]
+        extras: list[_Candidate] = []
+        while pool and len(extras) < self.max_sentences - 1 and size < _ANSWER_CHARS:
 
             def gain(c: _Candidate) -> float:
-                return c.score - _REDUNDANCY_PENALTY * best.score * max(_jaccard(c.tokens, x.tokens) for x in chosen)
+                overlap = max(_jaccard(c.tokens, x.tokens) for x in chosen + extras)
+                return c.score - _REDUNDANCY_PENALTY * best.score * overlap
 
             pick = max(pool, key=gain)
             if gain(pick) < _FOLLOW_UP_SHARE * best.score:
                 break
             pool.remove(pick)
-            if all(_jaccard(pick.tokens, c.tokens) <= _DUPLICATE_JACCARD for c in chosen):
-                chosen.append(pick)
-        chosen = chosen[:1] + sorted(chosen[1:], key=lambda c: (c.rank, c.unit.position))
-        return _with_context(chosen, candidates)
+            if all(_jaccard(pick.tokens, c.tokens) <= _DUPLICATE_JACCARD for c in chosen + extras):
+                extras.append(pick)
+                size += len(pick.unit.text)
+        extras.sort(key=lambda c: (c.rank, c.unit.position))
+        return [*chosen, *_with_context(extras, candidates, taken)]
 
     def _abstain(
         self, question: str, chunks: list[Document], confidence: float, retrieved: list[RetrievedChunk]
@@ -226,41 +262,113 @@ def confidence_score(chunks: list[Document], weights: dict[str, float]) -> float
     return 0.5 * max(dense, 0.0) + 0.5 * coverage
 
 
-def _with_context(chosen: list[_Candidate], candidates: list[_Candidate]) -> list[_Candidate]:
-    """Add what chosen sentences need to read right and be useful.
-
-    A lead-in ("Run:", "Check these settings:") comes with the list or command it introduces, or not at all;
-    a list item that continues its lead-in ("- be reachable from the nodes …") comes after it. Up to
-    ``_CONTEXT_UNITS`` units that follow a chosen sentence come with it when they read as its continuation
-    ("It ...", "This ...") or, for the best sentence only, share a term with the question.
-    """
+def _passage(
+    best: _Candidate, candidates: list[_Candidate], following: Callable[[Document], list[_Candidate]]
+) -> list[_Candidate]:
+    """The best sentence with the text around it that makes it an answer: the sentence it continues or the
+    lead-in of its list before it, and what follows it (the rest of the explanation, the fix, the command) up to
+    ``_PASSAGE_CHARS`` of prose, into the section's next chunk when its own ends first. Articles explain in
+    order, so the facts a question needs sit next to the sentence that matches it best more often than in
+    another article's best sentence. ``following(chunk)`` gives the scored units of the chunk after ``chunk``."""
     by_place = {(id(c.chunk), c.unit.position): c for c in candidates}
-    taken = {(id(c.chunk), c.unit.position) for c in chosen}
+    out: list[_Candidate] = []
+    lead_in = _lead_in_of(best)
+    previous = by_place.get((id(best.chunk), best.unit.position - 1))
+    if lead_in is not None:
+        out.append(lead_in)
+    elif previous is not None and best.unit.kind == "code" and previous.unit.kind != "code":
+        out.append(previous)  # "You might see an error similar to the following:", "Create this ConfigMap."
+    elif previous is not None and best.unit.kind == "sentence" and _CONTINUATION.match(best.unit.text):
+        out.append(previous)
+    out.append(best)
+    size = len(best.unit.text) if best.unit.kind != "code" else 0
+    rest = [c for c in candidates if c.chunk is best.chunk and c.unit.position > best.unit.position]
+    done = False
+    for part in (rest, None):
+        if done:
+            break
+        if part is None:  # the chunk ended before the passage did: the section goes on in the next chunk
+            part = following(best.chunk)
+        places = {c.unit.position: c for c in part}
+        position = best.unit.position + 1 if part is rest else 0
+        end = len(_chunk_units(part[0])) if part else 0
+        while position < end and size < _PASSAGE_CHARS:
+            current = places.get(position)
+            position += 1
+            if current is None:  # filler, a bare link, a fragment: not worth a line
+                continue
+            if current.unit.text.endswith(":"):
+                listed = _followers(current)
+                if not listed:
+                    done = True
+                    break
+                out.extend([current, *listed])
+                size += sum(len(c.unit.text) for c in (current, *listed) if c.unit.kind != "code")
+                position = listed[-1].unit.position + 1
+                continue
+            out.append(current)
+            size += len(current.unit.text) if current.unit.kind != "code" else 0
+        done = done or position < end or size >= _PASSAGE_CHARS
+    while out and out[-1].unit.text.endswith(":"):  # a lead-in whose list the chunk cut off
+        out.pop()
+    return out
+
+
+def _with_context(
+    chosen: list[_Candidate], candidates: list[_Candidate], taken: set[tuple[int, int]]
+) -> list[_Candidate]:
+    """Add what further sentences need to read right: a lead-in ("Run:", "Check these settings:") comes with
+    the list or command it introduces, or not at all; a list item that continues its lead-in ("- be reachable
+    from the nodes …") comes after it; a following sentence that continues one ("It ...", "This ...") comes
+    with it."""
+    by_place = {(id(c.chunk), c.unit.position): c for c in candidates}
     result: list[_Candidate] = []
-    for i, cand in enumerate(chosen):
+    for cand in chosen:
         lead_in = _lead_in_of(cand)
         if lead_in is not None and (id(lead_in.chunk), lead_in.unit.position) not in taken:
             result.append(lead_in)
             taken.add((id(lead_in.chunk), lead_in.unit.position))
         if cand.unit.text.endswith(":"):
             listed = [f for f in _followers(cand) if (id(f.chunk), f.unit.position) not in taken]
-            if listed or len(chosen) == 1:
+            if listed:
                 result.extend([cand, *listed])
                 taken.update((id(f.chunk), f.unit.position) for f in listed)
             continue
         result.append(cand)
+        taken.add((id(cand.chunk), cand.unit.position))
         current = cand
         for _ in range(_CONTEXT_UNITS):
             follower = by_place.get((id(current.chunk), current.unit.position + 1))
             if follower is None or (id(follower.chunk), follower.unit.position) in taken:
                 break
-            continues = follower.unit.kind == "sentence" and bool(_CONTINUATION.match(follower.unit.text))
-            if not (continues or (i == 0 and follower.matches)) or follower.unit.text.endswith(":"):
+            if not (follower.unit.kind == "sentence" and _CONTINUATION.match(follower.unit.text)):
                 break
             result.append(follower)
             taken.add((id(follower.chunk), follower.unit.position))
             current = follower
     return result
+
+
+def _without_dangling_lead_ins(chosen: list[_Candidate]) -> list[_Candidate]:
+    """Drop a lead-in ("… the following:") that the answer does not follow with a list item or a command of
+    its own chunk: a header with nothing under it reads as a cut answer."""
+    kept: list[_Candidate] = []
+    for cand in reversed(chosen):  # from the end, so a lead-in whose only follower was dropped goes too
+        after = kept[-1] if kept else None
+        if (
+            cand.unit.kind != "code"
+            and cand.unit.text.endswith(":")
+            and (
+                after is None
+                or after.chunk is not cand.chunk
+                or after.unit.kind == "sentence"
+                or after.unit.position <= cand.unit.position
+            )
+        ):
+            continue
+        kept.append(cand)
+    kept.reverse()
+    return kept if kept else chosen[:1]
 
 
 def _chunk_units(cand: _Candidate) -> tuple[tuple[Unit, frozenset[str]], ...]:
@@ -301,7 +409,6 @@ def _yes_no(
     candidates: list[_Candidate],
     more: Callable[[str], list[_Candidate]],
     weights: dict[str, float],
-    limit: int,
 ) -> tuple[str, list[_Candidate]]:
     """ "Yes."/"No." only when a chosen sentence states the relation the question asks about; that sentence
     then leads the answer. A sentence that merely shares the words (a neighbouring fact) gives no verdict."""
@@ -328,7 +435,7 @@ def _yes_no(
         pool = [*candidates, *more(lead.chunk.metadata["article_id"])]
         defined = [d for term in (relation.subject, terms[-1]) if (d := _definition(term, pool, [lead, *rest]))]
         rest = [*(c for c in rest if c.chunk is lead.chunk and c.unit.position == lead.unit.position + 1), *defined]
-    return ("No. " if verdict == "no" else "Yes. "), [lead, *rest][:limit]
+    return ("No. " if verdict == "no" else "Yes. "), [lead, *rest]
 
 
 def _article_candidates(
@@ -349,6 +456,35 @@ def _article_candidates(
         return [c for c in cands if c.chunk in extra]
 
     return more
+
+
+def _next_chunk(
+    article_chunks: Callable[[str], list[Document]] | None,
+    candidates: list[_Candidate],
+    weights: dict[str, float],
+    score: Callable[[list[Document], dict[str, float]], list[_Candidate]],
+) -> Callable[[Document], list[_Candidate]]:
+    """The scored units of the chunk that follows a chunk in its section (one index read, only when asked)."""
+
+    def following(chunk: Document) -> list[_Candidate]:
+        if article_chunks is None:
+            return []
+        position = int(chunk.metadata.get("position", 0)) + 1
+        section = chunk.metadata.get("section")
+        after = [
+            c
+            for c in article_chunks(chunk.metadata["article_id"])
+            if int(c.metadata.get("position", 0)) == position and c.metadata.get("section") == section
+        ]
+        if not after:
+            return []
+        retrieved = [c for c in candidates if c.chunk.id == after[0].id]
+        if retrieved:
+            return retrieved
+        rank = min((c.rank for c in candidates if c.chunk is chunk), default=0)
+        return [replace(c, rank=rank) for c in score([after[0]], weights)]
+
+    return following
 
 
 def _definition(term: str, candidates: list[_Candidate], taken: list[_Candidate]) -> _Candidate | None:

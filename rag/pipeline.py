@@ -31,6 +31,7 @@ from rag.query_log import Channel, QueryLog
 from rag.retrieval import HybridRetriever
 from rag.sentences import split_units
 from rag.settings import AnswerMode, Settings
+from rag.similarity import Similarity
 from rag.verifier import load_verifier
 
 if TYPE_CHECKING:  # LLM mode's modules load only when it is used: they cost a second of start-up
@@ -100,10 +101,18 @@ class Pipeline:
         if built is None or built[0] != view.name:
             s = self.settings
             answerer = ExtractiveAnswerer(
-                view.keyword().idf, s.abstain_threshold, s.low_confidence_threshold, s.max_answer_sentences
+                view.keyword().idf,
+                s.abstain_threshold,
+                s.low_confidence_threshold,
+                s.max_answer_sentences,
+                similarity=self.similarity,
             )
             built = self._answerer = (view.name, answerer)
         return built[1]
+
+    @cached_property
+    def similarity(self) -> Similarity:
+        return Similarity(self.embeddings)
 
     @cached_property
     def grounding(self) -> GroundednessScorer:

@@ -94,3 +94,100 @@ def test_no_chunks_abstains() -> None:
     """An empty index result abstains rather than failing."""
     answer = answerer().answer("anything", [])
     assert answer.abstained and answer.confidence == 0.0
+
+
+def test_the_answer_keeps_what_follows_its_best_sentence() -> None:
+    """Articles explain in order: the fix after the sentence that matches the question comes with it, although
+    it shares no word with the question."""
+    doc = chunk(
+        "lb#0",
+        "lb",
+        "Cause",
+        "The load balancer stays pending when the cluster identity cannot read the subnet.\n"
+        "Give the identity Network Contributor on the virtual network.",
+        0.7,
+    )
+    answer = answerer().answer("load balancer stays pending, cannot read subnet", [doc])
+    assert "Network Contributor" in answer.text
+
+
+def test_a_pasted_error_is_answered_from_its_listing_on() -> None:
+    """When the question quotes an error the article lists, the answer is the listing's lead-in, the listing and
+    what the article says after it (the fix), not the sentences that repeat the question's words elsewhere."""
+    doc = chunk(
+        "ca#0",
+        "ca",
+        "Troubleshoot",
+        "Custom CA certificates must be base64 encoded before you pass them to the cluster.\n"
+        "If the file isn't formatted properly, you might see this error:\n"
+        "```output\n"
+        "failed to decode one of SecurityProfile.CustomCATrustCertificates to PEM after base64 decoding\n"
+        "```\n"
+        "Check that your input file has no extra new lines or white spaces.",
+        0.7,
+    )
+    answer = answerer().answer(
+        "update fails: failed to decode one of SecurityProfile.CustomCATrustCertificates to PEM after base64 decoding",
+        [doc],
+    )
+    kinds = [s.kind for s in answer.sentences]
+    assert answer.sentences[0].text.startswith("If the file isn't formatted properly") and kinds[1] == "code"
+    assert "no extra new lines" in answer.text
+
+
+def test_the_passage_goes_on_in_the_next_chunk_of_its_section() -> None:
+    """A best sentence at the end of its chunk brings the start of the section's next chunk, read from the index;
+    that chunk is cited and listed as retrieved."""
+    section = "Blocked upgrades"
+    first = chunk("up#0", "upgrade", section, "An upgrade is blocked when the cluster uses a deprecated API.", 0.7)
+    second = chunk("up#1", "upgrade", section, "Run the upgrade with --enable-force-upgrade to bypass it.", 0.2)
+    first.metadata["position"], second.metadata["position"] = 0, 1
+    answer = answerer().answer(
+        "upgrade blocked deprecated api", [first], lambda article: [first, second] if article == "upgrade" else []
+    )
+    assert "--enable-force-upgrade" in answer.text
+    assert "up#1" in {c.chunk_id for c in answer.citations} and "up#1" in {r.chunk_id for r in answer.retrieved}
+
+
+def test_meaning_reranks_the_sentences_that_share_the_words() -> None:
+    """With a similarity function, the sentence closest in meaning leads, not the one repeating most words."""
+    doc = chunk(
+        "sp#0",
+        "spot",
+        "Scheduling",
+        "Spot pods pending on the spot node pool is a pending spot state.\n\n"
+        "Add a toleration for the spot taint and a node affinity to schedule pods on Spot nodes.",
+        0.7,
+    )
+    question = "spot pods pending, what toleration do they need"
+    lexical = answerer().answer(question, [doc])
+    semantic = ExtractiveAnswerer(
+        lambda term: 1.0,
+        0.3,
+        0.5,
+        similarity=lambda q, texts: [0.9 if "toleration for" in t else 0.1 for t in texts],
+    ).answer(question, [doc])
+    assert lexical.sentences[0].text.startswith("Spot pods pending")
+    assert semantic.sentences[0].text.startswith("Add a toleration")
+
+
+def test_no_lead_in_is_left_without_its_list() -> None:
+    """A lead-in whose items the answer does not show is dropped, with the lead-in that introduced it."""
+    doc = chunk(
+        "net#0",
+        "net",
+        "Networking",
+        "kube-proxy routes Service traffic.\n"
+        "In AKS, the CNI plugin and kube-proxy both play roles:\n"
+        "- CNI plugin in AKS:\n"
+        "- kube-proxy runs as a DaemonSet.",
+        0.7,
+    )
+    from rag.extractive import _Candidate, _units, _without_dangling_lead_ins, chunk_body
+
+    units = _units(chunk_body(doc))
+    cands = [_Candidate(u, doc, 0, 1.0, 1.0, t, True) for u, t in units]
+    kept = _without_dangling_lead_ins([cands[0], cands[1], cands[2]])
+    assert [c.unit.text for c in kept] == ["kube-proxy routes Service traffic."]
+    kept = _without_dangling_lead_ins([cands[0], cands[1], cands[2], cands[3]])
+    assert [c.unit.position for c in kept] == [0, 1, 2, 3]  # the nested lead-in has its item: all stay
