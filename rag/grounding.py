@@ -67,6 +67,11 @@ _COPULAR_HEAD = re.compile(
     r"[^,;:.]{1,60}?\s(?:is|are|isn't|aren't|was|were)\s(?:not\s)?[^,;:.]{1,60}?(?=\s(?:that|which|who|used|to|for|in|on|with|and|because|so)\s)",
     re.IGNORECASE,
 )  # share of the sentence's terms a passage must hold for a polarity flip to count
+# Words that stress a claim without changing it: "Kube-proxy is indeed a CNI plugin" claims what "… is a CNI
+# plugin" does, so they must not keep a claim from meeting the source sentence that says the opposite.
+_EMPHASIS = re.compile(
+    r"\b(?:indeed|actually|really|definitely|certainly|truly|absolutely|obviously|clearly|in fact|of course)\b", re.I
+)
 _VERDICT = re.compile(r"^(?:yes|no)\b[.,:;!]*\s*", re.IGNORECASE)
 
 
@@ -116,8 +121,8 @@ def main_clause(sentence: str) -> str:
 
 
 def _near(text: str, windows: list[str], unit_terms: list[frozenset[str]]) -> list[str]:
-    """Source sentences holding (nearly) every term of ``text``."""
-    terms = set(tokenize(text))
+    """Source sentences holding (nearly) every term of ``text`` (emphasis such as "indeed" is not a term)."""
+    terms = set(tokenize(_EMPHASIS.sub(" ", text)))
     if not terms:
         return []
     return [windows[i] for i, unit in enumerate(unit_terms) if len(terms & unit) / len(terms) >= NEAR_VERBATIM]

@@ -69,6 +69,22 @@ def test_scorer_flags_an_invented_port_and_accepts_a_paraphrase(kb: object) -> N
     assert not invented.supported and "9999" in invented.reason
 
 
+def test_emphasis_does_not_hide_a_flipped_claim(kb: object) -> None:
+    """ "is indeed", "is actually", "really is": words that stress a claim do not keep it from meeting the source
+    sentence that says the opposite; the same sentence without the flip stays supported."""
+    source = "kube-proxy is not considered a CNI plugin in Kubernetes. It serves a different purpose."
+    scorer: GroundednessScorer = kb.grounding  # type: ignore[attr-defined]
+    claims = [
+        "Kube-proxy is indeed a CNI plugin.",
+        "kube-proxy really is a CNI plugin.",
+        "kube-proxy is actually not a CNI plugin.",
+    ]
+    flipped, really, faithful = scorer.check_many(claims, [source] * 3)
+    assert flipped.reason == really.reason == "contradicted by the source"
+    assert "not considered" in flipped.evidence
+    assert faithful.supported, faithful
+
+
 def test_nli_model_errors_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(NliModelError, match="does not exist"):
         NliScorer(str(tmp_path / "nope"))

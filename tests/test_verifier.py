@@ -50,7 +50,8 @@ def test_eval_answers_says_contradicted_by_with_the_article_sentence(kb: Any, tm
     with answers.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["id", "question", "answer"])
-        writer.writerow(["a1", "Is kube-proxy a CNI plugin?", "kube-proxy is a CNI plugin."])
+        # The example: "indeed" (emphasis, not content) once kept it from meeting the source sentence.
+        writer.writerow(["a1", "Is kube-proxy a CNI plugin?", "Kube-proxy is indeed a CNI plugin."])
         writer.writerow(["a2", "What does kube-proxy do?", "kube-proxy listens on port 9999 on every node."])
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "-m", "rag.cli", "--index-dir", str(kb.settings.index_dir), "eval", "answers"]
