@@ -79,7 +79,7 @@ class ExtractiveAnswerer:
 
     def __init__(
         self,
-        idf: Callable[[str], float],
+        weights: Callable[[str], dict[str, float]],
         abstain_threshold: float,
         low_confidence_threshold: float,
         max_sentences: int = 4,
@@ -87,7 +87,7 @@ class ExtractiveAnswerer:
     ) -> None:
         """``similarity(question, texts)`` (cosine, from the embedding model) re-ranks the best sentences by
         meaning: term overlap alone prefers the sentence that repeats the question's words."""
-        self._idf = idf
+        self._weights = weights
         self._similarity = similarity
         self.abstain_threshold = abstain_threshold
         self.low_confidence_threshold = low_confidence_threshold
@@ -98,8 +98,7 @@ class ExtractiveAnswerer:
     ) -> Answer:
         """``article_chunks`` (an article's chunks by id) lets a yes/no answer say what its terms are from parts of
         the answering article that retrieval did not return."""
-        query_terms = frozenset(tokenize(question))
-        weights = {t: self._idf(t) for t in query_terms}
+        weights = self._weights(question)
         candidates = self._by_meaning(question, self._candidates(chunks, weights))
         confidence = confidence_score(chunks, weights)
         retrieved = [_retrieved(c) for c in chunks]

@@ -101,7 +101,7 @@ class Pipeline:
         if built is None or built[0] != view.name:
             s = self.settings
             answerer = ExtractiveAnswerer(
-                view.keyword().idf,
+                view.keyword().weights,
                 s.abstain_threshold,
                 s.low_confidence_threshold,
                 s.max_answer_sentences,

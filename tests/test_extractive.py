@@ -5,6 +5,7 @@ from __future__ import annotations
 from langchain_core.documents import Document
 
 from rag.extractive import ExtractiveAnswerer
+from rag.keyword_index import question_terms
 
 
 def chunk(chunk_id: str, article: str, section: str, body: str, dense: float) -> Document:
@@ -41,7 +42,9 @@ CNI = chunk(
 
 
 def answerer(abstain: float = 0.3, low: float = 0.5) -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(lambda term: 1.0, abstain, low, max_sentences=4)
+    return ExtractiveAnswerer(
+        lambda question: dict.fromkeys(question_terms(question), 1.0), abstain, low, max_sentences=4
+    )
 
 
 def test_yes_no_question_gets_no_when_the_cited_sentence_says_not() -> None:
@@ -162,7 +165,7 @@ def test_meaning_reranks_the_sentences_that_share_the_words() -> None:
     question = "spot pods pending, what toleration do they need"
     lexical = answerer().answer(question, [doc])
     semantic = ExtractiveAnswerer(
-        lambda term: 1.0,
+        lambda question: dict.fromkeys(question_terms(question), 1.0),
         0.3,
         0.5,
         similarity=lambda q, texts: [0.9 if "toleration for" in t else 0.1 for t in texts],

@@ -56,3 +56,29 @@ def test_save_load_roundtrip_and_idf(tmp_path: Path) -> None:
     assert loaded.idf("aadsts70021") > loaded.idf(aks)
     assert loaded.idf("never-seen-term") >= loaded.idf("aadsts70021")
     assert KeywordIndex.load(tmp_path / "missing") is None
+
+
+def test_misspelt_words_are_read_as_the_kb_spells_them(tmp_path: Path) -> None:
+    """One edit (a swapped pair counts as one) from a KB word, two from eight letters: the KB's spelling, also
+    after the index is saved and loaded. Short words and words the KB has stay as written."""
+    texts = [*TEXTS, "Prometheus retention defaults to 15 days for the cluster.", "Each cluster has federation."]
+    index = KeywordIndex.build([*IDS, "p#0", "p#1"], texts, [*TAGS, "", ""])
+    index.save(tmp_path / "kw")
+    loaded = KeywordIndex.load(tmp_path / "kw")
+    assert loaded is not None
+    for kb in (index, loaded):
+        assert kb.corrected("promethues retenion on my clsuter") == "prometheus retention on my cluster"
+        assert kb.corrected("federaton of eks clusters") == "federation of eks clusters"
+        assert kb.corrected("kube-proxy iptables rules") == "kube-proxy iptables rules"
+        assert kb.corrected("terraform module") == "terraform module"  # nothing close: a word the KB lacks
+
+
+def test_question_weights_skip_question_words_and_the_askers_own_values() -> None:
+    """What a question asks about: no "what"/"does"/"we", no ID or address from the asker's own system (no
+    article can hold them), misspellings as the KB's terms, unknown words at the highest weight."""
+    index = KeywordIndex.build(IDS, TEXTS, TAGS)
+    weights = index.weights("what does the coredns timeout on 10.1.2.3:53 from pod-7f9c mean for us? okta")
+    assert "what" not in weights and "doe" not in weights and "us" not in weights
+    assert "10.1.2.3:53" not in weights and "pod-7f9c" not in weights
+    assert "timeout" in weights and weights["okta"] == max(weights.values())
+    assert "fail" in index.weights("workload identity fials")
