@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 from rag import Pipeline, load_settings
-from rag.evaluation import EvalItem, evaluate, load_eval_set
-from rag.metrics import best_threshold, hit_at, roc_auc
+from rag.evaluation.metrics import best_threshold, hit_at, roc_auc
+from rag.evaluation.run import EvalItem, evaluate, load_eval_set
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,9 +16,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from rag import Pipeline, load_settings
-from rag.chunking import strip_context_line
-from rag.grounding import GroundednessScorer
-from rag.metrics import best_threshold, roc_auc
+from rag.evaluation.metrics import best_threshold, roc_auc
+from rag.ingest.chunking import strip_context_line
+from rag.verify.grounding import GroundednessScorer
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from rag import Pipeline, load_settings
-from rag.chunking import chunk_body
+from rag.ingest.chunking import chunk_body
 
 
 def score(items: list[dict], index_dir: Path, verifier: bool, model: Path | None) -> tuple[dict, float]:

@@ -17,11 +17,11 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from rag import cli_views as views
-from rag.answer import Answer, display_path
 from rag.errors import KbqaError, QuestionError
 from rag.pipeline import Pipeline
-from rag.query_log import QueryLog
+from rag.records.query_log import QueryLog
 from rag.settings import AnswerMode, load_settings
+from rag.types import Answer, display_path
 
 app = typer.Typer(
     help="kbqa: ask your support KB. Answers cite the article and section they come from, "
@@ -344,7 +344,7 @@ def eval_run(
     mode: Annotated[AnswerMode | None, typer.Option(help="Answer mode to evaluate (env KBQA_ANSWER_MODE).")] = None,
 ) -> None:
     """Run an eval set through the pipeline and score retrieval, answers, citations, abstention, latency."""
-    from rag.evaluation import evaluate, load_eval_set, summarize
+    from rag.evaluation.run import evaluate, load_eval_set, summarize
 
     items = load_eval_set(evalset)
     _run_eval(
@@ -372,7 +372,7 @@ def eval_answers(
 
     For each answer: the KB articles that support it, the sentences no KB source supports, and whether the
     articles it cites exist. Same run folder and report as `kbqa eval`."""
-    from rag.answer_check import check_answers, load_answers, summarize_answers
+    from rag.evaluation.answers import check_answers, load_answers, summarize_answers
 
     items = load_answers(answers_file)
     _run_eval(
@@ -393,7 +393,7 @@ def eval_compare(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the Markdown here.")] = None,
 ) -> None:
     """Metric deltas and the questions that flipped between two runs, as Markdown."""
-    from rag.eval_compare import compare, load_run
+    from rag.evaluation.compare import compare, load_run
 
     report = compare(load_run(run_a), load_run(run_b))
     if output:
@@ -414,7 +414,7 @@ def _run_eval(
 ) -> None:
     import time
 
-    from rag.evaluation import check_gate, gate_failures, parse_gate
+    from rag.evaluation.run import check_gate, gate_failures, parse_gate
 
     gate = parse_gate(fail_under or "")
     pipeline = _pipeline(ctx)
@@ -456,8 +456,8 @@ def calibrate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Fit the abstention thresholds to your KB from labelled questions, with the trade-off curve."""
-    from rag.calibration import confidences, fit, render_report, write_thresholds
-    from rag.evaluation import load_eval_set
+    from rag.evaluation.calibration import confidences, fit, render_report, write_thresholds
+    from rag.evaluation.run import load_eval_set
 
     items = [i for i in load_eval_set(evalset) if i.question]
     pipeline = _pipeline(ctx)
@@ -496,7 +496,7 @@ def verifier_train(
     identifiers swapped, taken from other articles), then a fine-tuned cross-encoder exported to ONNX int8.
     Needs the training extra: pip install 'kbqa[train]'. About 25 minutes on 2 cores for 9,000 pairs. Experimental:
     see eval/README.md (The answer verifier) for what it does and does not catch yet."""
-    from rag.verifier_training import Recipe, train
+    from rag.verify.training import Recipe, train
 
     settings = load_settings(**(ctx.obj or {}))
     out = out or settings.index_dir / "verifier"
@@ -517,7 +517,7 @@ def feedback_export(
     rating: Annotated[str, typer.Option(help="down, up or all.")] = "down",
 ) -> None:
     """Write feedback as JSONL in the eval-set format, so downvoted questions become eval cases."""
-    from rag.feedback import FeedbackStore, to_eval_item
+    from rag.records.feedback import FeedbackStore, to_eval_item
 
     if rating not in ("down", "up", "all"):
         raise typer.BadParameter("use down, up or all", param_hint="--rating")
@@ -553,7 +553,7 @@ def _print_answer(answer: Answer) -> None:
 
 
 def main() -> None:
-    from rag.embeddings import offline_environment
+    from rag.index.embeddings import offline_environment
 
     offline_environment()
     try:

@@ -8,14 +8,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rag.answer import display_path
-from rag.gaps import GapCluster
 from rag.pipeline import Pipeline
+from rag.records.gaps import GapCluster
 from rag.settings import Settings
+from rag.types import display_path
 
 if TYPE_CHECKING:  # only for the annotation: the calibration code loads when `kbqa calibrate` runs
-    from rag.calibration import Calibration
-from rag.triage import Triage
+    from rag.evaluation.calibration import Calibration
+from rag.triage.triage import Triage
 
 TRIAGE_STYLE = {"known_issue": "bold green", "possible_match": "bold yellow", "no_known_issue": "bold red"}
 TRIAGE_LABEL = {

@@ -16,28 +16,28 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from rag.answer import Answer, Citation, is_stale
-from rag.chunking import chunk_body, chunk_tags
-from rag.embeddings import load_embeddings
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.providers import LlmUnavailableError
+from rag.answer.similarity import Similarity
 from rag.errors import QuestionError
-from rag.extractive import ExtractiveAnswerer
-from rag.followup import standalone_question
-from rag.grounding import GroundednessScorer, NliScorer
-from rag.index import IngestReport, KnowledgeIndex, Progress
-from rag.keyword_index import tokenize
-from rag.llm import LlmUnavailableError
-from rag.query import condense
-from rag.query_log import Channel, QueryLog
-from rag.retrieval import HybridRetriever
-from rag.sentences import split_units
+from rag.index.embeddings import load_embeddings
+from rag.index.keyword import tokenize
+from rag.index.store import IngestReport, KnowledgeIndex, Progress
+from rag.ingest.chunking import chunk_body, chunk_tags
+from rag.records.query_log import Channel, QueryLog
+from rag.retrieve.hybrid import HybridRetriever
 from rag.settings import AnswerMode, Settings
-from rag.similarity import Similarity
-from rag.verifier import load_verifier
+from rag.text.condense import condense
+from rag.text.followup import standalone_question
+from rag.text.sentences import split_units
+from rag.types import Answer, Citation, is_stale
+from rag.verify.grounding import GroundednessScorer, NliScorer
+from rag.verify.verifier import load_verifier
 
 if TYPE_CHECKING:  # LLM mode's modules load only when it is used: they cost a second of start-up
-    from rag.gaps import GapCluster
-    from rag.generation import LlmAnswerer
-    from rag.triage import Triage
+    from rag.answer.generate import LlmAnswerer
+    from rag.records.gaps import GapCluster
+    from rag.triage.triage import Triage
 
 _LOG = logging.getLogger(__name__)
 # Control characters, and lone surrogates (JSON can carry "\ud800"; no text encoding can), become spaces.
@@ -128,8 +128,8 @@ class Pipeline:
 
     @cached_property
     def llm(self) -> LlmAnswerer:
-        from rag.generation import LlmAnswerer
-        from rag.llm import chat_model
+        from rag.answer.generate import LlmAnswerer
+        from rag.answer.providers import chat_model
 
         s = self.settings
         return LlmAnswerer(chat_model(s), self.grounding, s.llm_unsupported, exclusive=s.llm_provider == "local")
@@ -251,7 +251,7 @@ class Pipeline:
 
     def triage(self, ticket: str, tags: Sequence[str] = (), channel: Channel | None = None) -> Triage:
         """A pasted ticket, error message or log: the known issue with cause, fix, checks and a reply draft."""
-        from rag.triage import triage
+        from rag.triage.triage import triage
 
         started = time.perf_counter()
         ticket = clean_text(ticket)  # as logged too
@@ -263,8 +263,8 @@ class Pipeline:
 
     def gaps(self, threshold: float = 0.6) -> list[GapCluster]:
         """Unanswered, low-confidence and thumbs-down questions from the query log and feedback, grouped."""
-        from rag.feedback import FeedbackStore
-        from rag.gaps import GAP_VERDICTS, find_gaps, gap_questions
+        from rag.records.feedback import FeedbackStore
+        from rag.records.gaps import GAP_VERDICTS, find_gaps, gap_questions
 
         rows = self.query_log.with_verdicts(GAP_VERDICTS) if self.query_log is not None else []
         feedback = FeedbackStore(self.settings.feedback_path).rows() if self.settings.feedback_path.is_file() else []

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.chroma_server import free_port
+from rag.index.chroma_server import free_port
 
 STARTUP_TIMEOUT_S = 180
 

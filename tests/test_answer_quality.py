@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.evaluation import EvalItem, evaluate, gate_failures, load_eval_set, parse_gate
+from rag.evaluation.run import EvalItem, evaluate, gate_failures, load_eval_set, parse_gate
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent

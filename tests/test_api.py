@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from rag import Pipeline, load_settings
-from rag.chroma_server import free_port
+from rag.index.chroma_server import free_port
 
 pytestmark = pytest.mark.integration
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

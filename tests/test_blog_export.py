@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.blog_export import strip_chrome, text_export_to_markdown
-from rag.loaders import load_article
+from rag.ingest.blog_export import strip_chrome, text_export_to_markdown
+from rag.ingest.loaders import load_article
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CHROME = ("Popular posts", "Comments", "Electron Process Execution Failure", "RMM VS DEX", "Azure ACA Container")

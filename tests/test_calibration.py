@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.calibration import CalibrationError, fit, write_thresholds
+from rag.evaluation.calibration import CalibrationError, fit, write_thresholds
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from rag import Pipeline, load_settings
-from rag.chroma_server import chroma_server, free_port
 from rag.errors import ChromaServerError, IndexNotFoundError
+from rag.index.chroma_server import chroma_server, free_port
 
 pytestmark = pytest.mark.integration
 QUESTIONS = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.documents import Document
 
-from rag.chunking import chunk_article, chunk_body
+from rag.ingest.chunking import chunk_article, chunk_body
 
 
 def article(body: str, **meta: object) -> Document:

@@ -100,8 +100,8 @@ def test_help_lists_commands() -> None:
 
 def test_feedback_export_cli(tmp_path: Path) -> None:
     """`kbqa feedback export` writes eval-set JSONL of the stored downvotes."""
-    from rag.answer import Answer
-    from rag.feedback import FeedbackStore
+    from rag.records.feedback import FeedbackStore
+    from rag.types import Answer
 
     store = FeedbackStore(tmp_path / "idx" / "feedback.sqlite3")
     store.record(Answer("why is dns slow", "Because. [1]", "answered", 0.7), "down", "incomplete")

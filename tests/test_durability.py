@@ -10,8 +10,8 @@ import httpx
 import pytest
 from support import kbqa_serve
 
-from rag.feedback import FeedbackStore
-from rag.query_log import QueryLog
+from rag.records.feedback import FeedbackStore
+from rag.records.query_log import QueryLog
 
 pytestmark = pytest.mark.integration
 QUESTION = "Is kube-proxy a CNI plugin?"

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from rag import Pipeline, load_settings
-from rag.embeddings import load_embeddings, resolve_model_path
 from rag.errors import EmbeddingModelError, IndexMismatchError
-from rag.onnx_embeddings import OnnxEmbeddings
+from rag.index.embeddings import load_embeddings, resolve_model_path
+from rag.index.onnx import OnnxEmbeddings
 from rag.settings import BUNDLED_MODEL
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.evaluation import (
+from rag.evaluation.run import (
     EvalRun,
     EvalSetError,
     evaluate,
@@ -20,7 +20,7 @@ from rag.evaluation import (
     parse_gate,
     token_f1,
 )
-from rag.grounding import lexical_support
+from rag.verify.grounding import lexical_support
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,7 +90,7 @@ def test_shipped_eval_set_passes_the_gate(kb: object, tmp_path: Path) -> None:
 
 def test_report_lists_failures_first_and_is_self_contained() -> None:
     """report.html has the metric chart, the histogram and failing questions before passing ones, offline."""
-    from rag.eval_report import render_report
+    from rag.evaluation.report import render_report
 
     base = {
         "answerable": True,

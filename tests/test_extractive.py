@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from langchain_core.documents import Document
 
-from rag.extractive import ExtractiveAnswerer
-from rag.keyword_index import question_terms
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.index.keyword import question_terms
 
 
 def chunk(chunk_id: str, article: str, section: str, body: str, dense: float) -> Document:
@@ -186,7 +186,7 @@ def test_no_lead_in_is_left_without_its_list() -> None:
         "- kube-proxy runs as a DaemonSet.",
         0.7,
     )
-    from rag.extractive import _Candidate, _units, _without_dangling_lead_ins, chunk_body
+    from rag.answer.extractive import _Candidate, _units, _without_dangling_lead_ins, chunk_body
 
     units = _units(chunk_body(doc))
     cands = [_Candidate(u, doc, 0, 1.0, 1.0, t, True) for u, t in units]

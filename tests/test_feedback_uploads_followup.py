@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import Answer, Citation
-from rag.feedback import FeedbackError, FeedbackStore, to_eval_item
-from rag.followup import standalone_question
-from rag.uploads import UploadError, safe_file_name, save_upload
+from rag.ingest.uploads import UploadError, safe_file_name, save_upload
+from rag.records.feedback import FeedbackError, FeedbackStore, to_eval_item
+from rag.text.followup import standalone_question
+from rag.types import Answer, Citation
 
 
 def answer() -> Answer:
@@ -148,7 +148,7 @@ def test_follow_ups_lean_on_the_previous_question(question: str, expected: str) 
 
 def test_condense_keeps_errors_and_drops_repeated_noise() -> None:
     """A long log becomes its distinct lines, error-like ones first, within the limit; short text is untouched."""
-    from rag.query import condense
+    from rag.text.condense import condense
 
     noise = "\n".join(f"2025-01-01T00:00:{i:02d}Z INFO GET /healthz 200 {i}ms" for i in range(60))
     log = f"{noise}\nERROR pull failed: 401 Unauthorized from myacr.azurecr.io\n{noise}"

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from langchain_core.documents import Document
 from schemathesis.checks import not_a_server_error
 
-from rag.chunking import chunk_article, chunk_body
 from rag.errors import LoadError
-from rag.loaders import load_article
+from rag.ingest.chunking import chunk_article, chunk_body
+from rag.ingest.loaders import load_article
 
 LIMIT = 1_000_000
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -15,10 +15,10 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel, G
 from langchain_core.messages import AIMessage
 
 from rag import Pipeline
-from rag.chunking import chunk_body
-from rag.generation import NOT_COVERED, UNSUPPORTED_MARK, LlmAnswerer
-from rag.llm import LlmError
-from rag.sentences import split_units
+from rag.answer.generate import NOT_COVERED, UNSUPPORTED_MARK, LlmAnswerer
+from rag.answer.providers import LlmError
+from rag.ingest.chunking import chunk_body
+from rag.text.sentences import split_units
 
 pytestmark = pytest.mark.integration
 QUESTION = "Is kube-proxy a CNI plugin?"

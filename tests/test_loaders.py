@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import LoadError
-from rag.loaders import discover, load_article
+from rag.ingest.loaders import discover, load_article
 
 LIMIT = 10_000_000
 
@@ -169,7 +169,7 @@ def test_pipes_devices_and_bombs_are_skipped_with_a_reason(tmp_path: Path) -> No
 
 def test_source_url_other_than_http_is_dropped(tmp_path: Path) -> None:
     """Front matter cannot put a javascript: or data: link in the web app or a reply draft (issue 20)."""
-    from rag.answer import safe_url
+    from rag.types import safe_url
 
     for url, kept in [
         ("https://learn.example.com/kb/1", True),

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from langchain_core.documents import Document
 
-from rag.answer_form import form_flags
-from rag.chunking import chunk_article, chunk_body
-from rag.markdown_text import blocks_of, clean_markdown
-from rag.sentences import split_units
+from rag.answer.form import form_flags
+from rag.ingest.chunking import chunk_article, chunk_body
+from rag.ingest.markdown import blocks_of, clean_markdown
+from rag.text.sentences import split_units
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
@@ -130,7 +130,7 @@ def test_answer_form_flags_the_issue_examples() -> None:
 def test_no_raw_markup_survives_in_the_shared_docs() -> None:
     """Across the real AKS and Kubernetes pages, no answer unit carries raw links, HTML tags, table pipes,
     admonition or include markup."""
-    from rag.loaders import discover, load_article
+    from rag.ingest.loaders import discover, load_article
 
     bad = []
     for path in discover([SHARED]):

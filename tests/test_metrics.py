@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.metrics import best_threshold, dedupe, hit_at, ndcg_at, recall_at, reciprocal_rank, roc_auc
+from rag.evaluation.metrics import best_threshold, dedupe, hit_at, ndcg_at, recall_at, reciprocal_rank, roc_auc
 
 
 def test_ranking_metrics() -> None:

@@ -1,4 +1,5 @@
-"""Prompt injection in KB articles: the answer stays grounded and cited (rag/injection.py, rag/generation.py).
+"""Prompt injection in KB articles: the answer stays grounded and cited (rag/answer/injection.py,
+rag/answer/generate.py).
 
 Unit tests pin each defence with a scripted model; the last tests run the real local model (SmolLM2 through
 llama.cpp) on a corpus with three hostile articles.
@@ -14,11 +15,11 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from rag import Pipeline, load_settings
-from rag.answer import Answer
-from rag.generation import SYSTEM_PROMPT, LlmAnswerer
-from rag.injection import REMOVED, for_prompt, is_instruction
-from rag.loaders import discover, load_article
-from rag.sentences import split_units
+from rag.answer.generate import SYSTEM_PROMPT, LlmAnswerer
+from rag.answer.injection import REMOVED, for_prompt, is_instruction
+from rag.ingest.loaders import discover, load_article
+from rag.text.sentences import split_units
+from rag.types import Answer
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "corpora"

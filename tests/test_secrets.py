@@ -9,7 +9,7 @@ import httpx
 import pytest
 from support import kbqa_serve
 
-from rag.chroma_server import free_port
+from rag.index.chroma_server import free_port
 
 pytestmark = pytest.mark.integration
 PASSWORD = "Pa55-secret-7Hx2"

@@ -142,7 +142,7 @@ def test_a_javascript_source_url_is_never_a_link(kb: object) -> None:
     show no javascript: link (issue 20)."""
     from dataclasses import replace
 
-    from rag.triage import reply_markdown
+    from rag.triage.triage import reply_markdown
     from ui import render
 
     answer = kb.ask("Is kube-proxy a CNI plugin?")  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.signals import extract
+from rag.triage.signals import extract
 
 DOTNET_LOG = """\
 2024-05-02T10:11:12.345Z ERROR [app] Azure.Identity.CredentialUnavailableException: ManagedIdentityCredential \

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag import Pipeline
-from rag.answer import is_stale
+from rag.types import is_stale
 
 ACA_LOG = """\
 2024-05-02T10:11:12.345Z ERROR [app] Azure.Identity.CredentialUnavailableException: ManagedIdentityCredential \

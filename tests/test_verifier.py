@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rag.claims import CONTRADICTED, LABELS, contradict, make_pairs, support
+from rag.verify.claims import CONTRADICTED, LABELS, contradict, make_pairs, support
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = "kube-proxy-vs-cni-plugin"
@@ -93,7 +93,7 @@ def test_kbqa_verifier_train_makes_a_model_kbqa_can_load(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr[-3000:]
     recipe = json.loads((out / "recipe.json").read_text())
     assert recipe["pairs"] == len((out / "pairs.jsonl").read_text().splitlines()) > 10
-    from rag.verifier import load_verifier
+    from rag.verify.verifier import load_verifier
 
     judged = load_verifier(out).judge("kube-proxy is a CNI plugin.", ["kube-proxy is not a CNI plugin."])
     assert judged.label in LABELS and 0 <= judged.contradicted <= 1

@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.embeddings import model_loads
 from rag.errors import IndexMismatchError, IndexNotFoundError, KbqaError, QuestionError
+from rag.index.embeddings import model_loads
 from rag.settings import AnswerMode
 from ui.service import KbService
 

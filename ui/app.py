@@ -12,9 +12,9 @@ from typing import Any
 import gradio as gr
 from gradio import utils as gradio_utils
 
-from rag.answer import Answer
 from rag.errors import KbqaError
-from rag.feedback import REASONS
+from rag.records.feedback import REASONS
+from rag.types import Answer
 from ui import render
 from ui.service import KbService
 

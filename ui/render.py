@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from rag.answer import Answer, Citation, display_path, safe_url
-from rag.eval_report import failed, metric_bars
-from rag.evaluation import EvalRun
-from rag.gaps import GapCluster
+from rag.evaluation.report import failed, metric_bars
+from rag.evaluation.run import EvalRun
 from rag.pipeline import SearchHit
-from rag.triage import Triage, TriageItem
+from rag.records.gaps import GapCluster
+from rag.triage.triage import Triage, TriageItem
+from rag.types import Answer, Citation, display_path, safe_url
 
 _BADGES = {
     "answered": ("answered", "#1a7f37"),

@@ -11,8 +11,8 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from rag.embeddings import offline_environment
 from rag.errors import SettingsError
+from rag.index.embeddings import offline_environment
 from rag.settings import Settings
 from ui.service import KbService
 

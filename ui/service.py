@@ -10,13 +10,13 @@ from datetime import datetime
 from pathlib import Path
 
 from rag.errors import KbqaError
-from rag.eval_files import run_file
-from rag.evaluation import EvalRun
-from rag.feedback import FeedbackStore
-from rag.index import IngestReport, Progress, not_writable
+from rag.evaluation.files import run_file
+from rag.evaluation.run import EvalRun
+from rag.index.store import IngestReport, Progress, not_writable
+from rag.ingest.uploads import safe_file_name, save_upload
 from rag.pipeline import Pipeline
+from rag.records.feedback import FeedbackStore
 from rag.settings import Settings
-from rag.uploads import safe_file_name, save_upload
 
 
 class KbService:

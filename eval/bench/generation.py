@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from rag import Pipeline, load_settings
-from rag.answer import Answer
+from rag.types import Answer
 
 ROOT = Path(__file__).resolve().parents[2]
 

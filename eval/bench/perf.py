@@ -143,7 +143,7 @@ def w_ask(index: Path, n: int, chroma_url: str | None) -> dict[str, Any]:
 def w_backend(backend: str, corpus: Path, max_chunks: int) -> dict[str, Any]:
     """Encode-only vs end-to-end ingest on the same chunks, and kb_eval retrieval, for one backend."""
     from rag import Pipeline, load_settings
-    from rag.evaluation import evaluate, load_eval_set
+    from rag.evaluation.run import evaluate, load_eval_set
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(index_dir=Path(tmp) / "idx", embedding_backend=backend)
@@ -188,9 +188,9 @@ def w_backend(backend: str, corpus: Path, max_chunks: int) -> dict[str, Any]:
 # -- scale corpora --------------------------------------------------------------------------------------------
 def chunked_pages(source: Path, settings: Any) -> Iterator[tuple[Path, list[str]]]:
     """Each loadable page under ``source`` with its chunk texts, chunked as ingest chunks it."""
-    from rag.chunking import chunk_article
     from rag.errors import LoadError
-    from rag.loaders import discover, load_article
+    from rag.ingest.chunking import chunk_article
+    from rag.ingest.loaders import discover, load_article
 
     for path in discover([source]):
         try:
@@ -239,7 +239,7 @@ def build_scale_corpus(target: Path, size: int) -> int:
     import yaml
 
     from rag import load_settings
-    from rag.loaders import default_id
+    from rag.ingest.loaders import default_id
 
     pages = [(path, len(chunks)) for path, chunks in chunked_pages(SHARED, load_settings())]
     target.mkdir(parents=True, exist_ok=True)
@@ -344,7 +344,7 @@ def section_cold_start(args: argparse.Namespace, size: int) -> list[dict[str, An
 
 
 def section_server(args: argparse.Namespace, size: int) -> dict[str, Any]:
-    from rag.chroma_server import chroma_server
+    from rag.index.chroma_server import chroma_server
 
     index = args.work / f"index-{size}"
     copy = args.work / f"server-{size}"
@@ -369,7 +369,7 @@ def section_concurrency(args: argparse.Namespace, size: int) -> list[dict[str, A
     """Concurrent clients on one `kbqa serve`: 8 and 50 on the REST API, 50 through the web app's queue."""
     import httpx
 
-    from rag.chroma_server import free_port
+    from rag.index.chroma_server import free_port
 
     index = args.work / f"index-{size}"
     port = free_port()

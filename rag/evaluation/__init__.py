@@ -1,0 +1,1 @@
+"""Evaluation: eval sets, scoring, reports, comparisons and threshold calibration."""

@@ -1,0 +1,252 @@
+"""The BM25 keyword index (bm25s), derived from the chunks in Chroma and persisted beside it.
+
+Chroma is the source of truth: the keyword index is rebuilt from the collection's chunks after an
+ingest that changed anything, and carries the fingerprint of the chunk ids it was built from, so a
+mismatch (an interrupted ingest) is detected on open and repaired. Chroma's own BM25 (sparse vector
+indexes) exists only in Chroma Cloud / distributed Chroma, not in a local or single-server Chroma.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import shutil
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_WORD = re.compile(r"[a-z0-9]+(?:[._:/\\-][a-z0-9]+)*", re.IGNORECASE)
+_PART = re.compile(r"[a-z]+|[0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_IDS_FILE = "chunks.json"
+_WORDS_FILE = "words.json"  # the KB's words as written, with their counts, for spelling correction
+_ALPHA_WORD = re.compile(r"(?<![\w./-])[A-Za-z]{5,}(?![\w/-])")  # plain words: not parts of paths, flags, names
+_MIN_TYPO_CHARS = 5  # shorter words are not corrected
+_FINGERPRINT_FILE = "fingerprint"
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    """Stemmed word tokens plus exact compound tokens.
+
+    ``kube-proxy`` gives ``kube-proxy``, ``kube`` and ``proxy``; ``SubnetIsFull`` also gives
+    ``subnet`` and ``full``; codes like ``0x80180014`` or ``10.0.0.10:53`` stay whole, so a string
+    pasted from a log matches exactly while paraphrases still match word by word.
+    """
+    stop = _stopwords()
+    out: list[str] = []
+    for word in _WORD.findall(text):
+        token = word.lower()
+        if word.isalpha() and (word[1:].islower() or word.isupper()):
+            # A plain word (most of them): no compound or camel-case parts, so skip the regexes below.
+            if len(token) > 1 and token not in stop:
+                out.append(token)
+            continue
+        parts = _PART.findall(_CAMEL.sub(" ", word).lower())
+        if len(parts) > 1 or not token.isalpha():
+            out.append(token)
+        out.extend(p for p in parts if p not in stop and len(p) > 1)
+    words = [t for t in out if t.isalpha()]
+    stems = dict(zip(words, _stemmer().stemWords(words), strict=True))
+    return [stems.get(t, t) for t in out]
+
+
+# Closed-class words of questions and chat (pronouns, auxiliaries, interrogatives, fillers) that bm25s' short English
+# list keeps. In a KB that rarely writes "what", "does" or "we" they get a high IDF, so "what does agent mode turn
+# off" was scored as if "what" and "does" were facts to find. Particles that carry meaning in docs ("off", "down",
+# "out", "up", "before") and words that are commands ("get", "set") stay terms.
+_QUESTION_WORDS = """
+a about above am an any anyone anything are aren't arent be been being both can could couldn't d did didn't
+didnt do does doesn't doesnt doing don't dont each either else etc even ever exactly every guys he her here
+hers him his how however hi hello i i'd i'm i've im is isn't isnt it it's its itself just kind like ll lot
+lots may me might mine more most much must my myself need needs neither nor now of ok okay one ones or other
+our ours ourselves please pls re really s she should shouldn't so some someone something somehow sort still
+such t than thank thanks that that's thats the their theirs them themselves then there there's these they
+thing things this those thx too trying us ve very want wanted wants was wasn't way we we're were weren't what
+what's whats whatever when where which while who whom whose why will with won't wont would wouldn't yeah yes
+yet you you're your yours yourself
+"""
+
+
+@lru_cache(maxsize=1)
+def _question_words() -> frozenset[str]:
+    return frozenset(tokenize(_QUESTION_WORDS))
+
+
+def question_terms(text: str) -> list[str]:
+    """The terms of a question that it asks about: ``tokenize`` without the words every question has."""
+    words = _question_words()
+    return [t for t in tokenize(text) if t not in words]
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    chunk_id: str
+    score: float
+
+
+class KeywordIndex:
+    """BM25 over chunk texts with tag filtering and per-term IDF for sentence scoring."""
+
+    def __init__(  # type: ignore[no-untyped-def]
+        self, retriever, ids: list[str], tags: list[str], fingerprint: str, words: dict[str, int] | None = None
+    ) -> None:
+        self._bm25 = retriever
+        self.ids = ids
+        self._tags = tags
+        self.fingerprint = fingerprint
+        self._masks: dict[str, np.ndarray] = {}
+        # An empty KB (every article removed) has no BM25 model: bm25s cannot index zero documents.
+        csc: dict[str, Any] = retriever.scores if retriever is not None else {"indptr": [0], "num_docs": 0}
+        self._df = np.diff(np.asarray(csc["indptr"]))
+        self._n_docs = int(csc["num_docs"])
+        self._words = words or {}
+
+    @classmethod
+    def build(cls, ids: Sequence[str], texts: Sequence[str], tags: Sequence[str]) -> KeywordIndex:
+        import bm25s
+
+        retriever = None
+        if texts:
+            retriever = bm25s.BM25()
+            retriever.index([tokenize(t) for t in texts], show_progress=False)
+        words = Counter(w.lower() for t in texts for w in _ALPHA_WORD.findall(t))
+        return cls(retriever, list(ids), list(tags), ids_fingerprint(ids), dict(words))
+
+    def save(self, directory: Path) -> None:
+        """Write beside the old index, then swap, so readers never see half a file set."""
+        tmp = directory.with_name(directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self._bm25 is not None:
+            self._bm25.save(str(tmp), show_progress=False)
+        (tmp / _IDS_FILE).write_text(
+            json.dumps({"fingerprint": self.fingerprint, "ids": self.ids, "tags": self._tags}), encoding="utf-8"
+        )
+        (tmp / _FINGERPRINT_FILE).write_text(self.fingerprint, encoding="utf-8")
+        (tmp / _WORDS_FILE).write_text(json.dumps(self._words), encoding="utf-8")
+        old = directory.with_name(directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if directory.exists():
+            directory.rename(old)
+        tmp.rename(directory)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> KeywordIndex | None:
+        """The saved index, or None if there is none or it is unreadable (the caller rebuilds it)."""
+        import bm25s
+
+        try:
+            data = json.loads((directory / _IDS_FILE).read_text(encoding="utf-8"))
+            retriever = bm25s.BM25.load(str(directory), mmap=False, show_progress=False) if data["ids"] else None
+        except (OSError, ValueError, KeyError):
+            return None
+        try:  # indexes written before spelling correction have no word list: they work without it
+            words = json.loads((directory / _WORDS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            words = {}
+        return cls(retriever, data["ids"], data["tags"], data["fingerprint"], words)
+
+    @staticmethod
+    def stored_fingerprint(directory: Path) -> str | None:
+        """The fingerprint of the saved index without loading it (a cheap consistency check)."""
+        try:
+            return (directory / _FINGERPRINT_FILE).read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search(self, query_tokens: list[str], k: int, tags: Sequence[str] = ()) -> list[KeywordHit]:
+        if not self.ids or not query_tokens:
+            return []
+        scores = self._bm25.get_scores(list(dict.fromkeys(query_tokens)))  # a word pasted 100 times counts once
+        if tags:
+            mask = np.zeros(len(self.ids), bool)
+            for tag in tags:
+                mask |= self._tag_mask(tag)
+            scores = np.where(mask, scores, 0.0)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [KeywordHit(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def _tag_mask(self, tag: str) -> np.ndarray:
+        """Chunks carrying ``tag``, computed once per tag (a Python pass over 100k chunks per query was slow)."""
+        mask = self._masks.get(tag)
+        if mask is None:
+            mask = np.fromiter((tag in t.split(",") for t in self._tags), bool, len(self._tags))
+            self._masks[tag] = mask
+        return mask
+
+    def known(self, token: str) -> bool:
+        return self._bm25 is not None and token in self._bm25.vocab_dict
+
+    def weights(self, question: str) -> dict[str, float]:
+        """IDF weights of the terms a question asks about, for judging how well a passage covers them.
+
+        Misspelt words count as the KB's spelling (``corrected``). Another term the KB never uses is either a value
+        of the asker's own system (an ID, an IP, a path, a timestamp in a pasted log: in no article, so it weighs
+        nothing) or a word the KB does not know (the highest weight: a product or feature the KB may not cover).
+        """
+        terms = question_terms(self.corrected(question))
+        return {t: self.idf(t) for t in dict.fromkeys(terms) if t.isalpha() or self.known(t)}
+
+    def corrected(self, text: str) -> str:
+        """``text`` with words the KB never uses but nearly spells ("promethues", "clsuter", "retenion") written as
+        the KB spells them: one edit away (a swap of two letters is one), the most used of the candidates. Short
+        words are left alone, as one edit makes another word ("eks" is not "aks"), and so is a word two edits from
+        the KB's ("permitted" is not "persisted")."""
+        if not self._words:
+            return text
+
+        def fix(match: re.Match[str]) -> str:
+            word = match.group(0)
+            lower = word.lower()
+            if len(lower) < _MIN_TYPO_CHARS or lower in self._words or all(self.known(t) for t in tokenize(lower)):
+                return word
+            return self._closest(lower) or word
+
+        return _ALPHA_WORD.sub(fix, text)
+
+    def _closest(self, word: str) -> str | None:
+        from rapidfuzz.distance import OSA
+        from rapidfuzz.process import extract
+
+        found = extract(word, list(self._words), scorer=OSA.distance, score_cutoff=1, limit=None)
+        return max((w for w, _, _ in found), key=lambda w: (self._words[w], w), default=None)
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency; a token the KB never uses gets the highest weight."""
+        token_id = self._bm25.vocab_dict.get(token) if self._bm25 is not None else None
+        df = int(self._df[token_id]) if token_id is not None and token_id < len(self._df) else 0
+        return math.log(1 + (self._n_docs - df + 0.5) / (df + 0.5))
+
+
+def ids_fingerprint(ids: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for chunk_id in sorted(ids):
+        digest.update(chunk_id.encode() + b"\0")
+    return digest.hexdigest()[:24]

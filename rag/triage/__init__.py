@@ -1,0 +1,1 @@
+"""Triage: a pasted ticket or log to the matching articles and a reply draft."""
