@@ -194,3 +194,34 @@ def test_no_lead_in_is_left_without_its_list() -> None:
     assert [c.unit.text for c in kept] == ["kube-proxy routes Service traffic."]
     kept = _without_dangling_lead_ins([cands[0], cands[1], cands[2], cands[3]])
     assert [c.unit.position for c in kept] == [0, 1, 2, 3]  # the nested lead-in has its item: all stay
+
+
+def test_a_listing_with_no_sentence_before_it_does_not_open_the_answer() -> None:
+    """An error listing at the start of its chunk matches a pasted error best, but the answer starts with what
+    the article says after it; every source the answer uses has its marker, a code block's included."""
+    doc = chunk(
+        "id#0",
+        "identity",
+        "Symptoms",
+        "```text\nManagedIdentityCredential authentication unavailable. No response from the IMDS endpoint.\n```\n"
+        "The app has no managed identity assigned, so the identity endpoint does not answer.",
+        0.7,
+    )
+    other = chunk("id#1", "identity", "Fix", "Assign a managed identity to the app.", 0.5)
+    answer = answerer().answer(
+        "ManagedIdentityCredential authentication unavailable. No response from the IMDS endpoint.", [doc, other]
+    )
+    assert answer.text.startswith("The app has no managed identity assigned")
+    assert all(f"[{c.n}]" in answer.text for c in answer.citations)
+
+
+def test_a_code_block_from_another_source_carries_its_own_marker() -> None:
+    """A code block is cited by the sentence that introduces it; after text from another source it gets its
+    marker on the line after it, so every source of the answer is marked."""
+    from rag.answer.extractive import _render
+    from rag.types import AnswerSentence
+
+    introduced = _render([AnswerSentence("Run:", 1, 1.0, "sentence"), AnswerSentence("```bash\nls\n```", 1, 0, "code")])
+    assert introduced == "Run: [1]\n```bash\nls\n```"
+    other = _render([AnswerSentence("It fails.", 1, 1.0, "sentence"), AnswerSentence("```bash\nls\n```", 2, 0, "code")])
+    assert other == "It fails. [1]\n```bash\nls\n```\n[2]"

@@ -124,6 +124,7 @@ def test_answer_form_flags_the_issue_examples() -> None:
     assert any(f.startswith("lead-in") for f in form_flags("CNI Plugin in AKS: [2] Something else [2]."))
     assert any(f.startswith("cut off") for f in form_flags("`kube-proxy` is [2]"))
     assert "unbalanced backticks" in form_flags("Run `kubectl get pods [1].")
+    assert "starts with a code block" in form_flags("```text\nError: x\n```\nThe fix is y. [2]")
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/corpora")

@@ -187,9 +187,11 @@ class ExtractiveAnswerer:
         # A pasted error or log that an article quotes in an output block: the answer is what the article says
         # around that listing (what it means, how to fix it), so the passage starts at the listing.
         quoted = max((c for c in candidates if c.unit.kind == "code"), key=lambda c: c.coverage, default=None)
-        if quoted is not None and quoted.coverage > best.coverage and quoted.rank <= best.rank:
-            best = quoted
         chosen = _passage(best, candidates, following)
+        if quoted is not None and quoted.coverage > best.coverage and quoted.rank <= best.rank:
+            from_listing = _passage(quoted, candidates, following)
+            if from_listing != [quoted]:  # a listing with nothing around it to say what it is: not an answer
+                best, chosen = quoted, from_listing
         size = sum(len(c.unit.text) for c in chosen if c.unit.kind != "code")
         taken = {(id(c.chunk), c.unit.position) for c in chosen}
         pool = [c for c in candidates[1:] if c.unit.kind != "code" and (id(c.chunk), c.unit.position) not in taken]
@@ -269,17 +271,7 @@ def _passage(
     ``_PASSAGE_CHARS`` of prose, into the section's next chunk when its own ends first. Articles explain in
     order, so the facts a question needs sit next to the sentence that matches it best more often than in
     another article's best sentence. ``following(chunk)`` gives the scored units of the chunk after ``chunk``."""
-    by_place = {(id(c.chunk), c.unit.position): c for c in candidates}
-    out: list[_Candidate] = []
-    lead_in = _lead_in_of(best)
-    previous = by_place.get((id(best.chunk), best.unit.position - 1))
-    if lead_in is not None:
-        out.append(lead_in)
-    elif previous is not None and best.unit.kind == "code" and previous.unit.kind != "code":
-        out.append(previous)  # "You might see an error similar to the following:", "Create this ConfigMap."
-    elif previous is not None and best.unit.kind == "sentence" and _CONTINUATION.match(best.unit.text):
-        out.append(previous)
-    out.append(best)
+    out = _opening(best, candidates)
     size = len(best.unit.text) if best.unit.kind != "code" else 0
     rest = [c for c in candidates if c.chunk is best.chunk and c.unit.position > best.unit.position]
     done = False
@@ -310,7 +302,29 @@ def _passage(
         done = done or position < end or size >= _PASSAGE_CHARS
     while out and out[-1].unit.text.endswith(":"):  # a lead-in whose list the chunk cut off
         out.pop()
-    return out
+    return out or [best]
+
+
+def _opening(best: _Candidate, candidates: list[_Candidate]) -> list[_Candidate]:
+    """Where the passage starts: the best sentence with what it needs before it (its list's lead-in, the
+    sentence it continues, the sentence that introduces a listing). A listing with no sentence before it is not
+    where an answer starts (what follows it is), so it is left out."""
+    previous = next(
+        (c for c in candidates if c.chunk is best.chunk and c.unit.position == best.unit.position - 1), None
+    )
+    lead_in = _lead_in_of(best)
+    if lead_in is not None:
+        return [lead_in, best]
+    if best.unit.kind == "code":
+        # "You might see an error similar to the following:", "Restart the agents:" (too short to be scored)
+        units = _chunk_units(best)
+        before = units[best.unit.position - 1] if best.unit.position > 0 else None
+        if before is not None and before[0].kind != "code":
+            return [previous or _as_candidate(best, *before), best]
+        return []
+    if previous is not None and best.unit.kind == "sentence" and _CONTINUATION.match(best.unit.text):
+        return [previous, best]
+    return [best]
 
 
 def _with_context(
@@ -540,18 +554,23 @@ class _Relation:
 
 
 def _render(sentences: list[AnswerSentence]) -> str:
-    """Prose sentences run on; list items and code blocks start their own lines."""
+    """Prose sentences run on; list items and code blocks start their own lines. A code block is cited by the
+    sentence that introduces it; one that follows text from another source gets its own marker after it."""
     out = ""
     previous = "sentence"
+    shown = 0
     for sentence in sentences:
         if sentence.kind == "code":
-            piece, sep = sentence.text, "\n"  # cited by the sentence that introduces it
+            piece, sep = sentence.text, "\n"
+            if sentence.citation != shown:
+                piece += f"\n[{sentence.citation}]"
         elif sentence.kind == "item":
             piece, sep = f"- {sentence.text} [{sentence.citation}]", "\n"
         else:
             piece, sep = f"{sentence.text} [{sentence.citation}]", "\n" if previous != "sentence" else " "
         out = piece if not out else out + sep + piece
-        previous = sentence.kind
+        previous = "item" if sentence.kind == "code" else sentence.kind  # text after a code block starts a line
+        shown = sentence.citation
     return out
 
 

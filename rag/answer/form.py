@@ -38,6 +38,8 @@ _DANGLING = frozenset(_DANGLING_WORDS.split())
 def form_flags(text: str) -> list[str]:
     """What is wrong with the answer's form, one short label each; empty when it reads right."""
     flags = ["code block not closed"] if text.count("```") % 2 else []
+    if text.lstrip().startswith("```"):  # a listing with nothing that says what it is (or whose it is)
+        flags.append("starts with a code block")
     lines = [line.strip() for line in _FENCE.sub("```code```", text).split("\n") if line.strip()]
     for n, line in enumerate(lines):
         following = lines[n + 1] if n + 1 < len(lines) else ""
