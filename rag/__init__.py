@@ -2,8 +2,8 @@
 
 from rag.errors import KbqaError
 from rag.index.store import IngestReport
-from rag.pipeline import Pipeline, SearchHit
+from rag.pipeline import Pipeline
 from rag.settings import Settings, load_settings
-from rag.types import Answer, Citation
+from rag.types import Answer, Citation, SearchHit
 
 __all__ = ["Answer", "Citation", "IngestReport", "KbqaError", "Pipeline", "SearchHit", "Settings", "load_settings"]

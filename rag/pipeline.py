@@ -8,7 +8,6 @@ import sqlite3
 import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,7 @@ from rag.settings import AnswerMode, Settings
 from rag.text.condense import condense
 from rag.text.followup import standalone_question
 from rag.text.sentences import split_units
-from rag.types import Answer, Citation, is_stale
+from rag.types import Answer, Citation, SearchHit, is_stale
 from rag.verify.grounding import GroundednessScorer, NliScorer
 from rag.verify.verifier import load_verifier
 
@@ -46,22 +45,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
 def clean_text(text: str) -> str:
     return _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
-
-
-@dataclass
-class SearchHit:
-    article_id: str
-    title: str
-    section: str
-    chunk_id: str
-    source_path: str
-    snippet: str
-    matched_terms: list[str]
-    score: float
-    dense_score: float
-    tags: list[str] = field(default_factory=list)
-    updated: str = ""
-    stale: bool = False
 
 
 class Pipeline:
@@ -268,7 +251,7 @@ class Pipeline:
 
         rows = self.query_log.with_verdicts(GAP_VERDICTS) if self.query_log is not None else []
         feedback = FeedbackStore(self.settings.feedback_path).rows() if self.settings.feedback_path.is_file() else []
-        return find_gaps(self, gap_questions(rows, feedback), threshold)
+        return find_gaps(self.embeddings(), self.index, gap_questions(rows, feedback), threshold)
 
     def mark_stale(self, citations: Sequence[Citation]) -> None:
         for c in citations:

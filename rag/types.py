@@ -114,3 +114,21 @@ def display_path(path: str) -> str:
     except ValueError:
         return path
     return path if rel.startswith("..") else rel
+
+
+@dataclass
+class SearchHit:
+    """One article in search results: its best chunk, the sentence that matches best and the terms it matched."""
+
+    article_id: str
+    title: str
+    section: str
+    chunk_id: str
+    source_path: str
+    snippet: str
+    matched_terms: list[str]
+    score: float
+    dense_score: float
+    tags: list[str] = field(default_factory=list)
+    updated: str = ""
+    stale: bool = False

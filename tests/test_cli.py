@@ -84,7 +84,7 @@ def test_errors_are_messages_with_exit_codes(tmp_path: Path, indexed: Path) -> N
     assert empty.returncode == 2 and "empty" in empty.stderr
     nowhere = run("--index-dir", str(tmp_path / "idx"), "ingest", str(tmp_path / "no-such-folder"))
     assert nowhere.returncode == 2 and "no such file or folder" in nowhere.stderr
-    from rag.cli import _loopback  # `kbqa serve` warns when it listens beyond loopback without a login
+    from ui.cli import _loopback  # `kbqa serve` warns when it listens beyond loopback without a login
 
     assert _loopback("127.0.0.1") and _loopback("::1") and _loopback("localhost")
     assert not _loopback("0.0.0.0") and not _loopback("10.1.2.3") and not _loopback("kb.example.com")

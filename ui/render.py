@@ -10,10 +10,9 @@ from typing import Any
 
 from rag.evaluation.report import failed, metric_bars
 from rag.evaluation.run import EvalRun
-from rag.pipeline import SearchHit
 from rag.records.gaps import GapCluster
 from rag.triage.triage import Triage, TriageItem
-from rag.types import Answer, Citation, display_path, safe_url
+from rag.types import Answer, Citation, SearchHit, display_path, safe_url
 
 _BADGES = {
     "answered": ("answered", "#1a7f37"),

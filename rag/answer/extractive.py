@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from langchain_core.documents import Document
 
-from rag.answer.injection import plain_citations
+from rag.answer.injection import is_instruction, plain_citations
 from rag.index.keyword import tokenize
 from rag.ingest.chunking import chunk_body
 from rag.text.sentences import Unit, split_units
@@ -153,7 +153,10 @@ class ExtractiveAnswerer:
             section_terms = terms_of(str(chunk.metadata.get("section", "")))
             for unit, tokens in _units(chunk_body(chunk)):
                 if unit.kind != "code" and (
-                    len(tokens) < _MIN_UNIT_TOKENS or _LINK_ONLY.match(unit.text) or _FILLER.match(unit.text)
+                    len(tokens) < _MIN_UNIT_TOKENS
+                    or _LINK_ONLY.match(unit.text)
+                    or _FILLER.match(unit.text)
+                    or is_instruction(unit.text)  # text aimed at a model ("Ignore previous instructions…")
                 ):
                     continue
                 matched = (tokens | section_terms) & weights.keys()

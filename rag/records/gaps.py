@@ -20,7 +20,9 @@ import numpy as np
 from rag.index.keyword import tokenize
 
 if TYPE_CHECKING:
-    from rag.pipeline import Pipeline
+    from langchain_core.embeddings import Embeddings
+
+    from rag.index.store import KnowledgeIndex
     from rag.records.feedback import FeedbackRow
 
 WEAK_VERDICTS = {"abstained": "not in the KB", "no_known_issue": "not in the KB"}
@@ -75,26 +77,28 @@ def gap_questions(log_rows: list[dict[str, Any]], feedback: list[FeedbackRow]) -
     return unique
 
 
-def find_gaps(pipeline: Pipeline, questions: list[GapQuestion], threshold: float = 0.6) -> list[GapCluster]:
+def find_gaps(
+    embeddings: Embeddings, index: KnowledgeIndex, questions: list[GapQuestion], threshold: float = 0.6
+) -> list[GapCluster]:
     """Group ``questions`` and describe each group; biggest first."""
     if not questions:
         return []
     from sentence_transformers.util import community_detection
 
-    vectors = np.asarray(pipeline.embeddings().embed_documents([q.text for q in questions]), dtype=np.float32)
+    vectors = np.asarray(embeddings.embed_documents([q.text for q in questions]), dtype=np.float32)
     groups = community_detection(vectors, threshold=threshold, min_community_size=1)
     placed = {i for g in groups for i in g}
     groups += [[i] for i in range(len(questions)) if i not in placed]
-    keyword = pipeline.index.keyword()
-    clusters = [_describe(pipeline, [questions[i] for i in g], vectors[g[0]], keyword.idf) for g in groups]
+    keyword = index.keyword()
+    clusters = [_describe(index, [questions[i] for i in g], vectors[g[0]], keyword.idf) for g in groups]
     return sorted(clusters, key=lambda c: (-c.size, c.suggested_title))
 
 
-def _describe(pipeline: Pipeline, members: list[GapQuestion], centre: np.ndarray, idf: Any) -> GapCluster:
+def _describe(index: KnowledgeIndex, members: list[GapQuestion], centre: np.ndarray, idf: Any) -> GapCluster:
     why = Counter(m.why.split(" (")[0] for m in members)
     title = _title(members[0].text)  # community_detection puts the central question first
     terms = _key_terms([m.text for m in members], idf)
-    nearest, similarity = _nearest_article(pipeline, centre)
+    nearest, similarity = _nearest_article(index, centre)
     if nearest and similarity >= EXTEND_ABOVE:
         suggestion = f"Extend “{nearest}”: it is the closest article ({similarity:.2f}) but does not answer these."
     else:
@@ -137,8 +141,8 @@ def _key_terms(texts: list[str], idf: Any) -> list[str]:
     return [shown[k] for k in ranked[:6]]
 
 
-def _nearest_article(pipeline: Pipeline, vector: np.ndarray) -> tuple[str, float]:
-    found = pipeline.index.store().similarity_search_by_vector_with_relevance_scores(vector.tolist(), k=1)
+def _nearest_article(index: KnowledgeIndex, vector: np.ndarray) -> tuple[str, float]:
+    found = index.store().similarity_search_by_vector_with_relevance_scores(vector.tolist(), k=1)
     if not found:
         return "", 0.0
     doc, distance = found[0]

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from rag.records.sqlite import connect, create
-from rag.types import Answer, RetrievedChunk
+from rag.types import Answer, RetrievedChunk, SearchHit
 
 if TYPE_CHECKING:
-    from rag.pipeline import SearchHit
     from rag.triage.triage import Triage
 
 Channel = Literal["cli", "api", "ui"]

@@ -10,9 +10,9 @@ supply the structured parts.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from langchain_core.documents import Document
 
@@ -22,10 +22,13 @@ from rag.ingest.chunking import chunk_body
 from rag.text.condense import condense
 from rag.text.sentences import Unit, split_units
 from rag.triage.signals import Signals, error_codes_in, extract
-from rag.types import Answer, Citation, NearestArticle, display_path, safe_url
+from rag.types import Answer, Citation, NearestArticle, SearchHit, display_path, safe_url
 
 if TYPE_CHECKING:
-    from rag.pipeline import Pipeline, SearchHit
+    from rag.answer.extractive import ExtractiveAnswerer
+    from rag.index.store import KnowledgeIndex
+    from rag.retrieve.hybrid import HybridRetriever
+    from rag.settings import Settings
 
 TriageVerdict = Literal["known_issue", "possible_match", "no_known_issue"]
 Role = Literal["cause", "fix", "check"]
@@ -84,7 +87,26 @@ class Triage:
         return asdict(self)
 
 
-def triage(pipeline: Pipeline, ticket: str, tags: tuple[str, ...] | list[str] = ()) -> Triage:
+class Parts(Protocol):
+    """What triage uses of the pipeline (``rag.Pipeline`` has them): no import of it, so no cycle."""
+
+    settings: Settings
+    index: KnowledgeIndex
+
+    @property
+    def retriever(self) -> HybridRetriever: ...
+
+    @property
+    def answerer(self) -> ExtractiveAnswerer: ...
+
+    def check_question(self, question: str, what: str = ...) -> str: ...
+
+    def hits(self, query: str, chunks: Sequence[Document]) -> list[SearchHit]: ...
+
+    def mark_stale(self, citations: Sequence[Citation]) -> None: ...
+
+
+def triage(pipeline: Parts, ticket: str, tags: tuple[str, ...] | list[str] = ()) -> Triage:
     text = pipeline.check_question(ticket, what="ticket")
     signals = extract(text)
     query = signals.query() or condense(text)  # a paste of nothing but noise: searched as a log
@@ -251,7 +273,7 @@ def _item(unit: Unit) -> TriageItem:
     return TriageItem(unit.text if unit.kind == "code" else plain_citations(unit.text), 0, unit.kind)
 
 
-def _article_chunks(pipeline: Pipeline, article_id: str) -> list[Document]:
+def _article_chunks(pipeline: Parts, article_id: str) -> list[Document]:
     return pipeline.index.view().article_chunks(article_id)
 
 
