@@ -14,6 +14,18 @@ class KbqaError(Exception):
     exit_code = 1
 
 
+class RecordsVersionError(KbqaError):
+    """A query log or feedback file was written by a newer kbqa than this one."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path, version: int, known: int) -> None:
+        super().__init__(
+            f"{path} has schema version {version}; this kbqa knows versions up to {known}. Upgrade kbqa, or point "
+            "KBQA_QUERY_LOG_DB / KBQA_FEEDBACK_DB at another file (the file was left as it is)."
+        )
+
+
 class SettingsError(KbqaError):
     """The configuration is invalid (unknown key, bad value, unreadable config file)."""
 

@@ -132,3 +132,16 @@ class SearchHit:
     tags: list[str] = field(default_factory=list)
     updated: str = ""
     stale: bool = False
+
+
+# What each verdict is called wherever a person reads it (CLI, web app, reports): one wording everywhere.
+VERDICT_LABELS: dict[str, str] = {
+    "answered": "answered",
+    "low_confidence": "low confidence",
+    "abstained": "not in the KB",
+}
+TRIAGE_LABELS: dict[str, str] = {
+    "known_issue": "known issue",
+    "possible_match": "possible match — check it",
+    "no_known_issue": "no known issue — escalate",
+}

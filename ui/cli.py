@@ -20,7 +20,7 @@ from rag.errors import KbqaError, QuestionError
 from rag.pipeline import Pipeline
 from rag.records.query_log import QueryLog
 from rag.settings import AnswerMode, load_settings
-from rag.types import Answer, display_path
+from rag.types import VERDICT_LABELS, Answer, display_path
 from ui import cli_views as views
 
 app = typer.Typer(
@@ -36,7 +36,6 @@ err = Console(stderr=True)
 EXIT_PARTIAL = 1
 
 _VERDICT_STYLE = {"answered": "bold green", "low_confidence": "bold yellow", "abstained": "bold red"}
-_VERDICT_LABEL = {"answered": "answered", "low_confidence": "low confidence", "abstained": "not in the KB"}
 
 
 @app.callback()
@@ -532,7 +531,7 @@ def feedback_export(
 
 
 def _print_answer(answer: Answer) -> None:
-    label = _VERDICT_LABEL[answer.verdict]
+    label = VERDICT_LABELS[answer.verdict]
     style = _VERDICT_STYLE[answer.verdict]
     out.print(f"[{style}]● {label}[/]  [dim]confidence {answer.confidence:.2f} · {answer.mode}[/dim]\n")
     out.print(escape(answer.text), highlight=False)

@@ -16,17 +16,13 @@ from rag.types import display_path
 if TYPE_CHECKING:  # only for the annotation: the calibration code loads when `kbqa calibrate` runs
     from rag.evaluation.calibration import Calibration
 from rag.triage.triage import Triage
+from rag.types import TRIAGE_LABELS
 
 TRIAGE_STYLE = {"known_issue": "bold green", "possible_match": "bold yellow", "no_known_issue": "bold red"}
-TRIAGE_LABEL = {
-    "known_issue": "known issue",
-    "possible_match": "possible match (check it)",
-    "no_known_issue": "no known issue — escalate",
-}
 
 
 def print_triage(out: Console, result: Triage) -> None:
-    label = TRIAGE_LABEL[result.verdict]
+    label = TRIAGE_LABELS[result.verdict]
     out.print(f"[{TRIAGE_STYLE[result.verdict]}]● {label}[/]  [dim]confidence {result.confidence:.2f}[/dim]")
     found = result.signals.terms()
     if found:

@@ -12,19 +12,22 @@ from rag.evaluation.report import failed, metric_bars
 from rag.evaluation.run import EvalRun
 from rag.records.gaps import GapCluster
 from rag.triage.triage import Triage, TriageItem
-from rag.types import Answer, Citation, SearchHit, display_path, safe_url
+from rag.types import TRIAGE_LABELS, VERDICT_LABELS, Answer, Citation, SearchHit, display_path, safe_url
 
-_BADGES = {
-    "answered": ("answered", "#1a7f37"),
-    "low_confidence": ("low confidence", "#9a6700"),
-    "abstained": ("not in the KB", "#cf222e"),
+_COLOURS = {
+    "answered": "#1a7f37",
+    "low_confidence": "#9a6700",
+    "abstained": "#cf222e",
+    "known_issue": "#1a7f37",
+    "possible_match": "#9a6700",
+    "no_known_issue": "#cf222e",
 }
 
 
 def badge(answer: Answer | None) -> str:
     if answer is None:
         return "<div id='kbqa-badge' class='kbqa-badge idle'>Ask a question about the KB</div>"
-    label, colour = _BADGES[answer.verdict]
+    label, colour = VERDICT_LABELS[answer.verdict], _COLOURS[answer.verdict]
     return (
         f"<div id='kbqa-badge' class='kbqa-badge {answer.verdict}' data-verdict='{answer.verdict}'>"
         f"<span style='background:{colour}' class='kbqa-pill'>● {label}</span>"
@@ -119,18 +122,11 @@ def search_results(hits: list[SearchHit]) -> str:
     return "".join(rows)
 
 
-_TRIAGE_BADGES = {
-    "known_issue": ("known issue", "#1a7f37"),
-    "possible_match": ("possible match — check it", "#9a6700"),
-    "no_known_issue": ("no known issue — escalate", "#cf222e"),
-}
-
-
 def triage(result: Triage | None) -> str:
     """The triage panel: verdict, what was identified, the known issue's cause, fix and checks, the matches."""
     if result is None:
         return "<div id='kbqa-triage'></div>"
-    label, colour = _TRIAGE_BADGES[result.verdict]
+    label, colour = TRIAGE_LABELS[result.verdict], _COLOURS[result.verdict]
     parts = [
         f"<div id='kbqa-triage' data-verdict='{result.verdict}'>"
         f"<span style='background:{colour}' class='kbqa-pill'>● {label}</span>"

@@ -17,7 +17,9 @@ from rag.types import Answer
 REASONS = ("wrong article", "outdated", "incomplete", "wrong answer")
 Rating = Literal["up", "down"]
 
-_SCHEMA = """
+# Ordered schema steps (rag/records/sqlite.py): add a step at the end, never change one that has shipped.
+_MIGRATIONS = (
+    """
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     created_at TEXT NOT NULL,
@@ -31,7 +33,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     cited_article_ids TEXT NOT NULL,
     settings TEXT NOT NULL
 )
-"""
+""",
+)
 
 
 class FeedbackError(KbqaError):
@@ -60,7 +63,7 @@ class FeedbackStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        create(path, _SCHEMA)
+        create(path, _MIGRATIONS)
 
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
         return connect(self.path)

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 Channel = Literal["cli", "api", "ui"]
 
-_SCHEMA = """
+# Ordered schema steps (rag/records/sqlite.py): add a step at the end, never change one that has shipped.
+_MIGRATIONS = (
+    """
 CREATE TABLE IF NOT EXISTS queries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     created_at TEXT NOT NULL,
@@ -41,13 +43,14 @@ CREATE TABLE IF NOT EXISTS queries (
     result TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS queries_verdict ON queries (verdict);
-"""
+""",
+)
 
 
 class QueryLog:
     def __init__(self, path: Path) -> None:
         self.path = path
-        create(path, _SCHEMA)
+        create(path, _MIGRATIONS)
 
     def record_answer(self, answer: Answer, channel: Channel, tags: Sequence[str], settings: dict[str, Any]) -> int:
         return self._insert(
