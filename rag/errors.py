@@ -91,3 +91,43 @@ class IndexWriteError(KbqaError):
     """The index folder cannot be written: read-only, owned by another user, or its disk is full."""
 
     exit_code = 2
+
+
+class CalibrationError(KbqaError):
+    """The questions cannot calibrate the thresholds as given."""
+
+    exit_code = 2
+
+
+class EvalSetError(KbqaError):
+    """The eval set file cannot be used as given."""
+
+    exit_code = 2
+
+
+class FeedbackError(KbqaError):
+    """Feedback cannot be recorded as given."""
+
+    exit_code = 2
+
+
+class UploadError(KbqaError):
+    """The upload is refused; the message says why and what to send instead."""
+
+    exit_code = 2
+
+
+class NliModelError(KbqaError):
+    """The configured NLI model cannot be loaded."""
+
+
+class LlmError(KbqaError):
+    """The LLM is not configured, not installed, or failed; the message says which and what to do."""
+
+    exit_code = 2
+
+
+class LlmUnavailableError(LlmError):
+    """The configured LLM failed to answer (down, unreachable, timed out)."""
+
+    exit_code = 4

@@ -16,9 +16,8 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.providers import LlmUnavailableError
 from rag.answer.similarity import Similarity
-from rag.errors import QuestionError
+from rag.errors import LlmUnavailableError, QuestionError
 from rag.index.embeddings import load_embeddings
 from rag.index.keyword import tokenize
 from rag.index.store import IngestReport, KnowledgeIndex, Progress

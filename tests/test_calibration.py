@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.evaluation.calibration import CalibrationError, fit, write_thresholds
+from rag.errors import CalibrationError
+from rag.evaluation.calibration import fit, write_thresholds
 
 ROOT = Path(__file__).resolve().parent.parent
 

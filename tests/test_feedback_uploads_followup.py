@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest.uploads import UploadError, safe_file_name, save_upload
-from rag.records.feedback import FeedbackError, FeedbackStore, to_eval_item
+from rag.errors import FeedbackError, UploadError
+from rag.ingest.uploads import safe_file_name, save_upload
+from rag.records.feedback import FeedbackStore, to_eval_item
 from rag.text.followup import standalone_question
 from rag.types import Answer, Citation
 

@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage
 
 from rag import Pipeline
 from rag.answer.generate import NOT_COVERED, UNSUPPORTED_MARK, LlmAnswerer
-from rag.answer.providers import LlmError
+from rag.errors import LlmError
 from rag.ingest.chunking import chunk_body
 from rag.text.sentences import split_units
 

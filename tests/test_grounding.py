@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from rag.errors import NliModelError
 from rag.evaluation.metrics import roc_auc
 from rag.ingest.chunking import strip_context_line
-from rag.verify.grounding import GroundednessScorer, NliModelError, NliScorer, missing_facts, strip_citations
+from rag.verify.grounding import GroundednessScorer, NliScorer, missing_facts, strip_citations
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from rag.answer.providers import LlmError, chat_model
+from rag.answer.providers import chat_model
+from rag.errors import LlmError
 from rag.settings import load_settings
 
 

@@ -22,7 +22,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from rag.answer.extractive import citation_for
 from rag.answer.injection import FAKE_CITATION, for_prompt, leaks_prompt
-from rag.answer.providers import LlmUnavailableError
+from rag.errors import LlmUnavailableError
 from rag.index.keyword import tokenize
 from rag.ingest.chunking import chunk_body
 from rag.text.sentences import split_units

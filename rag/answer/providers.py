@@ -14,25 +14,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.errors import KbqaError
+from rag.errors import LlmError
 from rag.settings import Settings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
 _EXTRA = {"local": "local", "openai": "openai", "azure": "openai", "ollama": "ollama"}
-
-
-class LlmError(KbqaError):
-    """The LLM is not configured, not installed, or failed; the message says which and what to do."""
-
-    exit_code = 2
-
-
-class LlmUnavailableError(LlmError):
-    """The configured LLM failed to answer (down, unreachable, timed out)."""
-
-    exit_code = 4
 
 
 def bundled_gguf() -> Path:

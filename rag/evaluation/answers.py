@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.evaluation.run import EvalRun, EvalSetError, latency_summary, support_row
+from rag.errors import EvalSetError
+from rag.evaluation.run import EvalRun, latency_summary, support_row
 from rag.index.keyword import ids_fingerprint, tokenize
 from rag.ingest.chunking import chunk_body
 from rag.text.sentences import split_units

@@ -15,17 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.errors import KbqaError
+from rag.errors import CalibrationError
 from rag.evaluation.metrics import best_threshold
 from rag.evaluation.run import EvalItem
 
 _STEPS = 101
-
-
-class CalibrationError(KbqaError):
-    """The questions cannot calibrate the thresholds as given."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.errors import EvalSetError
 from rag.evaluation.report import failed
-from rag.evaluation.run import EvalSetError
 
 _LOWER_IS_BETTER = ("latency", "errors", "unsupported_sentences")
 _NEUTRAL = ("questions", "answerable", "unanswerable", "answers", "sentences", "answer_chars")

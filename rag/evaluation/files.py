@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rag.errors import EvalSetError
 from rag.evaluation.answers import check_answers, load_answers
-from rag.evaluation.run import EvalRun, EvalSetError, evaluate, load_eval_set
+from rag.evaluation.run import EvalRun, evaluate, load_eval_set
 
 
 def file_kind(path: Path) -> str:

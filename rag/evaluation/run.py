@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from rag.answer.form import form_flags
-from rag.errors import KbqaError
+from rag.errors import EvalSetError, KbqaError
 from rag.evaluation.metrics import dedupe, hit_at, ndcg_at, recall_at, reciprocal_rank
 from rag.evaluation.report import render_report
 from rag.index.keyword import ids_fingerprint, tokenize
@@ -31,12 +31,6 @@ if TYPE_CHECKING:
     from rag.triage.triage import Triage
 
 _WORD = re.compile(r"\w+")
-
-
-class EvalSetError(KbqaError):
-    """The eval set file cannot be used as given."""
-
-    exit_code = 2
 
 
 @dataclass

@@ -6,16 +6,10 @@ import re
 import tempfile
 from pathlib import Path
 
-from rag.errors import KbqaError, LoadError
+from rag.errors import LoadError, UploadError
 from rag.ingest.loaders import IGNORED_NAMES, SUPPORTED_SUFFIXES, load_article
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class UploadError(KbqaError):
-    """The upload is refused; the message says why and what to send instead."""
-
-    exit_code = 2
 
 
 def safe_file_name(name: str) -> str:

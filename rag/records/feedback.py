@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from rag.errors import KbqaError
+from rag.errors import FeedbackError
 from rag.records.sqlite import connect, create
 from rag.types import Answer
 
@@ -35,12 +35,6 @@ CREATE TABLE IF NOT EXISTS feedback (
 )
 """,
 )
-
-
-class FeedbackError(KbqaError):
-    """Feedback cannot be recorded as given."""
-
-    exit_code = 2
 
 
 @dataclass

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from rag.errors import KbqaError
+from rag.errors import NliModelError
 from rag.index.keyword import tokenize
 from rag.text.sentences import sentences_of
 from rag.verify.claims import CONTRADICTED as CONTRADICTED_LABEL
@@ -73,10 +73,6 @@ _EMPHASIS = re.compile(
     r"\b(?:indeed|actually|really|definitely|certainly|truly|absolutely|obviously|clearly|in fact|of course)\b", re.I
 )
 _VERDICT = re.compile(r"^(?:yes|no)\b[.,:;!]*\s*", re.IGNORECASE)
-
-
-class NliModelError(KbqaError):
-    """The configured NLI model cannot be loaded."""
 
 
 @dataclass(frozen=True)
