@@ -87,8 +87,17 @@ def test_health_articles_and_openapi(api: str) -> None:
     assert health["status"] == "ok" and health["chunks"] > 22
     articles = httpx.get(api + "/api/articles").json()["articles"]
     assert len(articles) == 22 and {"article_id", "title", "tags", "updated", "chunks"} <= set(articles[0])
-    paths = httpx.get(api + "/openapi.json").json()["paths"]
-    assert {"/api/ask", "/api/search", "/api/health", "/api/articles"} <= set(paths)
+    spec = httpx.get(api + "/openapi.json").json()
+    paths = spec["paths"]
+    assert {"/api/ask", "/api/search", "/api/triage", "/api/health", "/api/articles"} <= set(paths)
+    # Every route documents its response (issue 16): a named schema, with the answer's fields and its parts.
+    for path, methods in paths.items():
+        if path.startswith("/api/"):
+            for operation in methods.values():
+                assert "$ref" in operation["responses"]["200"]["content"]["application/json"]["schema"], path
+    schemas = spec["components"]["schemas"]
+    assert {"schema_version", "citations", "verdict", "confidence"} <= set(schemas["AnswerResponse"]["properties"])
+    assert {"Citation", "SearchHit", "TriageResponse", "ErrorResponse"} <= set(schemas)
 
 
 def test_ask_returns_the_cli_json(api: str, index_dir: Path, tmp_path: Path) -> None:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict
 from http import HTTPStatus
-from typing import Any
+from typing import Any, get_type_hints
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.errors import IndexMismatchError, IndexNotFoundError, KbqaError, QuestionError
 from rag.index.embeddings import model_loads
 from rag.settings import AnswerMode
+from rag.triage.triage import Triage
+from rag.types import Answer, SearchHit
 from ui.service import KbService
 
 
@@ -37,6 +40,49 @@ class SearchRequest(BaseModel):
     tags: list[str] = Field(default_factory=list)
 
 
+# Response models, so /openapi.json documents every response. The shapes are the dataclasses the library
+# returns (the same JSON as `kbqa ask/search/triage --json`), built from them rather than written twice.
+def _model_of(cls: type, name: str, **extra: Any) -> type[BaseModel]:
+    hints = get_type_hints(cls)
+    fields: dict[str, Any] = {f.name: (hints[f.name], ...) for f in dataclasses.fields(cls)}
+    return create_model(name, __doc__=cls.__doc__, **fields, **extra)
+
+
+AnswerResponse = _model_of(Answer, "AnswerResponse", schema_version=(int, ...))
+TriageResponse = _model_of(Triage, "TriageResponse")
+
+
+class SearchResponse(BaseModel):
+    hits: list[SearchHit]
+
+
+class ArticleRow(BaseModel):
+    article_id: str
+    title: str
+    tags: list[str]
+    updated: str
+    source_path: str
+    source_url: str
+    chunks: int
+
+
+class ArticlesResponse(BaseModel):
+    articles: list[ArticleRow]
+
+
+class HealthResponse(BaseModel):
+    status: str = Field(description="ok, or no_index (with status code 503)")
+    chunks: int | None = None
+    embedding_model_loads: int | None = None
+    message: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="The error's type, e.g. QuestionError, IndexNotFoundError, BadRequest")
+    message: str = Field(description="What is wrong and what to do")
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 413, 500, 503)}
 _STATUSES = {s.value for s in HTTPStatus}
 
 
@@ -52,23 +98,43 @@ def install(app: FastAPI, service: KbService) -> None:
     """Add the /api routes and turn kbqa errors into JSON with the right status code."""
     router = APIRouter(prefix="/api", tags=["kbqa"])
 
-    @router.post("/ask", summary="Answer a question from the KB with citations, or abstain")
+    @router.post(
+        "/ask",
+        summary="Answer a question from the KB with citations, or abstain",
+        response_model=AnswerResponse,
+        responses=_ERRORS,
+    )
     def ask(body: AskRequest) -> dict[str, Any]:
         answer = service.pipeline.ask(
             body.question, k=body.k, tags=body.tags, history=body.history, mode=body.mode, channel="api"
         )
         return answer.to_dict()
 
-    @router.post("/search", summary="Ranked articles with the matching passage and matched terms")
+    @router.post(
+        "/search",
+        summary="Ranked articles with the matching passage and matched terms",
+        response_model=SearchResponse,
+        responses=_ERRORS,
+    )
     def search(body: SearchRequest) -> dict[str, Any]:
         hits = service.pipeline.search(body.query, k=body.k, tags=body.tags, channel="api")
         return {"hits": [asdict(h) for h in hits]}
 
-    @router.post("/triage", summary="Match a ticket or log to a known issue: cause, fix, checks, reply draft")
+    @router.post(
+        "/triage",
+        summary="Match a ticket or log to a known issue: cause, fix, checks, reply draft",
+        response_model=TriageResponse,
+        responses=_ERRORS,
+    )
     def triage(body: TriageRequest) -> dict[str, Any]:
         return service.pipeline.triage(body.ticket, tags=body.tags, channel="api").to_dict()
 
-    @router.get("/health", summary="Whether an index is loaded, and its size")
+    @router.get(
+        "/health",
+        summary="Whether an index is loaded, and its size",
+        response_model=HealthResponse,
+        responses={503: {"model": HealthResponse}},
+    )
     def health() -> JSONResponse:
         if not service.ready():
             return JSONResponse({"status": "no_index", "message": "No index yet; run `kbqa ingest`."}, 503)
@@ -76,7 +142,12 @@ def install(app: FastAPI, service: KbService) -> None:
             {"status": "ok", "chunks": service.pipeline.index.count(), "embedding_model_loads": model_loads()}
         )
 
-    @router.get("/articles", summary="Indexed articles: id, title, tags, updated, path, chunks")
+    @router.get(
+        "/articles",
+        summary="Indexed articles: id, title, tags, updated, path, chunks",
+        response_model=ArticlesResponse,
+        responses=_ERRORS,
+    )
     def articles() -> dict[str, Any]:
         if not service.ready():
             raise IndexNotFoundError(service.pipeline.index.where)
