@@ -10,6 +10,8 @@ import atexit
 import importlib.util
 import os
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,89 +45,101 @@ def chat_model(settings: Settings) -> BaseChatModel:
         )
     return _build(
         settings.llm_provider,
-        settings.llm_model,
-        settings.llm_base_url,
-        settings.llm_api_version,
-        settings.llm_api_key_env,
-        settings.llm_temperature,
-        settings.llm_max_tokens,
-        settings.llm_timeout_s,
-        settings.llm_context_tokens,
+        _Request(
+            settings.llm_model,
+            settings.llm_base_url,
+            settings.llm_api_version,
+            settings.llm_api_key_env,
+            settings.llm_temperature,
+            settings.llm_max_tokens,
+            settings.llm_timeout_s,
+            settings.llm_context_tokens,
+        ),
     )
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What a provider needs to build its chat model (hashable: a built model is reused per configuration)."""
+
+    model: str | None
+    base_url: str | None
+    api_version: str
+    key_env: str
+    temperature: float
+    max_tokens: int
+    timeout: float
+    context: int
+
+
 @lru_cache(maxsize=4)
-def _build(
-    provider: str,
-    model: str | None,
-    base_url: str | None,
-    api_version: str,
-    key_env: str,
-    temperature: float,
-    max_tokens: int,
-    timeout: float,
-    context: int,
-) -> BaseChatModel:
+def _build(provider: str, request: _Request) -> BaseChatModel:
     try:
-        if provider == "local":
-            return _local(model, temperature, max_tokens, context)
-        if provider == "openai":
-            from langchain_openai import ChatOpenAI
-
-            if not model:
-                raise LlmError("Set KBQA_LLM_MODEL to the model name the endpoint serves (e.g. gpt-4o-mini).")
-            # A local server (llama.cpp, vLLM, LM Studio, Ollama /v1) needs no key; the client insists on one.
-            key = os.environ.get(key_env) or ("not-needed" if base_url else None)
-            if key is None:
-                raise LlmError(f"Set the API key in the environment variable {key_env} (or KBQA_LLM_BASE_URL).")
-            return ChatOpenAI(
-                model=model,
-                base_url=base_url,
-                api_key=key,  # type: ignore[arg-type]
-                temperature=temperature,
-                max_completion_tokens=max_tokens,
-                timeout=timeout,
-                max_retries=1,
-            )
-        if provider == "azure":
-            from langchain_openai import AzureChatOpenAI
-
-            if not (base_url and model):
-                raise LlmError("Azure OpenAI needs KBQA_LLM_BASE_URL (the endpoint) and KBQA_LLM_MODEL (deployment).")
-            key = os.environ.get(key_env if key_env != "OPENAI_API_KEY" else "AZURE_OPENAI_API_KEY")
-            return AzureChatOpenAI(
-                azure_endpoint=base_url,
-                azure_deployment=model,
-                api_version=api_version,
-                api_key=key,  # type: ignore[arg-type]
-                temperature=temperature,
-                max_completion_tokens=max_tokens,
-                timeout=timeout,
-                max_retries=1,
-            )
-        from langchain_ollama import ChatOllama
-
-        if not model:
-            raise LlmError("Set KBQA_LLM_MODEL to an Ollama model you have pulled (e.g. llama3.2).")
-        return ChatOllama(model=model, base_url=base_url, temperature=temperature, num_predict=max_tokens)
+        return _PROVIDERS[provider](request)
     except ImportError as exc:
         raise LlmError(_install_hint(provider)) from exc
 
 
-def _local(model: str | None, temperature: float, max_tokens: int, context: int) -> BaseChatModel:
+def _openai(r: _Request) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    if not r.model:
+        raise LlmError("Set KBQA_LLM_MODEL to the model name the endpoint serves (e.g. gpt-4o-mini).")
+    # A local server (llama.cpp, vLLM, LM Studio, Ollama /v1) needs no key; the client insists on one.
+    key = os.environ.get(r.key_env) or ("not-needed" if r.base_url else None)
+    if key is None:
+        raise LlmError(f"Set the API key in the environment variable {r.key_env} (or KBQA_LLM_BASE_URL).")
+    return ChatOpenAI(
+        model=r.model,
+        base_url=r.base_url,
+        api_key=key,  # type: ignore[arg-type]
+        temperature=r.temperature,
+        max_completion_tokens=r.max_tokens,
+        timeout=r.timeout,
+        max_retries=1,
+    )
+
+
+def _azure(r: _Request) -> BaseChatModel:
+    from langchain_openai import AzureChatOpenAI
+
+    if not (r.base_url and r.model):
+        raise LlmError("Azure OpenAI needs KBQA_LLM_BASE_URL (the endpoint) and KBQA_LLM_MODEL (deployment).")
+    key = os.environ.get(r.key_env if r.key_env != "OPENAI_API_KEY" else "AZURE_OPENAI_API_KEY")
+    return AzureChatOpenAI(
+        azure_endpoint=r.base_url,
+        azure_deployment=r.model,
+        api_version=r.api_version,
+        api_key=key,  # type: ignore[arg-type]
+        temperature=r.temperature,
+        max_completion_tokens=r.max_tokens,
+        timeout=r.timeout,
+        max_retries=1,
+    )
+
+
+def _ollama(r: _Request) -> BaseChatModel:
+    from langchain_ollama import ChatOllama
+
+    if not r.model:
+        raise LlmError("Set KBQA_LLM_MODEL to an Ollama model you have pulled (e.g. llama3.2).")
+    return ChatOllama(model=r.model, base_url=r.base_url, temperature=r.temperature, num_predict=r.max_tokens)
+
+
+def _local(r: _Request) -> BaseChatModel:
     with warnings.catch_warnings():
         # langchain-community is being split into standalone packages; llama.cpp's chat model has not moved yet.
         warnings.simplefilter("ignore", DeprecationWarning)
         from langchain_community.chat_models import ChatLlamaCpp
-    path = Path(model).expanduser() if model else bundled_gguf()
+    path = Path(r.model).expanduser() if r.model else bundled_gguf()
     if not path.is_file():
         raise LlmError(f"GGUF model file {path} does not exist; set KBQA_LLM_MODEL to a local .gguf file.")
     chat = ChatLlamaCpp(
         model_path=str(path),
-        n_ctx=context,
+        n_ctx=r.context,
         n_batch=512,  # the wrapper's default of 8 makes reading a 1,500-token prompt take ~15 s on 2 cores
-        temperature=temperature,
-        max_tokens=max_tokens,
+        temperature=r.temperature,
+        max_tokens=r.max_tokens,
         n_threads=max(os.cpu_count() or 1, 1),
         verbose=False,
         streaming=True,
@@ -143,3 +157,12 @@ def _install_hint(provider: str) -> str:
         f"The {provider} LLM provider is not installed. Install it with: {build}pip install 'kbqa[{extra}]' "
         f"(from a checkout: {build}pip install -e '.[{extra}]')."
     )
+
+
+# One builder per KBQA_LLM_PROVIDER value; a new provider is one function and one entry here.
+_PROVIDERS: dict[str, Callable[[_Request], BaseChatModel]] = {
+    "local": _local,
+    "openai": _openai,
+    "azure": _azure,
+    "ollama": _ollama,
+}

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 
 from rag.errors import EmbeddingModelError
 from rag.settings import BUNDLED_MODEL, EmbeddingBackend, default_model_cache
+
+if TYPE_CHECKING:
+    from rag.index.onnx import Precision
 
 
 def offline_environment() -> None:
@@ -69,18 +75,31 @@ def model_loads() -> int:
 @lru_cache(maxsize=4)
 def _load(name: str, backend: EmbeddingBackend, cache_dir: Path | None, device: str, batch_size: int) -> Embeddings:
     offline_environment()
-    if backend != "torch":
-        return _load_onnx(name, backend, cache_dir or default_model_cache())
+    return _BACKENDS[backend](_Request(name, cache_dir or default_model_cache(), device, batch_size))
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What a backend needs to load a model."""
+
+    name: str
+    cache_dir: Path
+    device: str
+    batch_size: int
+
+
+def _load_torch(request: _Request) -> Embeddings:
     from langchain_huggingface import HuggingFaceEmbeddings
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # "Loading weights" bars are noise on every start
+    name = request.name
     path = resolve_model_path(name)
     try:
         return HuggingFaceEmbeddings(
             model_name=path,
-            model_kwargs={"device": device},
-            encode_kwargs={"normalize_embeddings": True, "batch_size": batch_size},
+            model_kwargs={"device": request.device},
+            encode_kwargs={"normalize_embeddings": True, "batch_size": request.batch_size},
         )
     except Exception as exc:
         raise EmbeddingModelError(
@@ -90,9 +109,10 @@ def _load(name: str, backend: EmbeddingBackend, cache_dir: Path | None, device: 
         ) from exc
 
 
-def _load_onnx(name: str, backend: EmbeddingBackend, cache_dir: Path) -> Embeddings:
+def _load_onnx(request: _Request, precision: Precision) -> Embeddings:
     from rag.index.onnx import OnnxEmbeddings
 
+    name, cache_dir = request.name, request.cache_dir
     folder = Path(resolve_model_path(name))
     if not folder.is_dir():
         raise EmbeddingModelError(
@@ -100,7 +120,7 @@ def _load_onnx(name: str, backend: EmbeddingBackend, cache_dir: Path) -> Embeddi
             "Point KBQA_EMBEDDING_MODEL at a folder or set KBQA_EMBEDDING_BACKEND=torch."
         )
     try:
-        return OnnxEmbeddings(folder, cache_dir, "int8" if backend == "onnx-int8" else "fp32")
+        return OnnxEmbeddings(folder, cache_dir, precision)
     except EmbeddingModelError:
         raise
     except Exception as exc:
@@ -108,3 +128,11 @@ def _load_onnx(name: str, backend: EmbeddingBackend, cache_dir: Path) -> Embeddi
             f"Cannot export or load the ONNX model for '{name}' in {cache_dir}: {exc}. "
             "Make that folder writable (KBQA_MODEL_CACHE_DIR) or set KBQA_EMBEDDING_BACKEND=torch."
         ) from exc
+
+
+# One loader per KBQA_EMBEDDING_BACKEND value (rag/settings.py: EmbeddingBackend).
+_BACKENDS: dict[str, Callable[[_Request], Embeddings]] = {
+    "torch": _load_torch,
+    "onnx": lambda request: _load_onnx(request, "fp32"),
+    "onnx-int8": lambda request: _load_onnx(request, "int8"),
+}
