@@ -125,3 +125,19 @@ def test_eval_command_and_gate(indexed: Path, tmp_path: Path) -> None:
     assert gated.returncode == 1 and "hit@1" in gated.stderr
     unknown = run("--index-dir", str(indexed), "eval", str(evalset), "--fail-under", "nope=1")
     assert unknown.returncode == 2 and "Unknown metric" in unknown.stderr
+
+
+def test_help_version_and_the_command_table_load_no_heavy_library() -> None:
+    """`kbqa --help`, `--version` and argument errors answer without importing Chroma, LangChain, ONNX Runtime
+    or the models (issue 17: they cost ~1 s on two cores; the timing itself is in the benchmark)."""
+    probe = (
+        "import sys; from typer.testing import CliRunner; from ui.cli import app; r = CliRunner();"
+        "assert r.invoke(app, ['--help']).exit_code == 0; v = r.invoke(app, ['--version']);"
+        "assert v.exit_code == 0 and v.stdout.startswith('kbqa '), v.stdout;"
+        "assert r.invoke(app, ['no-such-command']).exit_code == 2;"
+        "heavy = ('chromadb', 'langchain_core', 'onnxruntime', 'torch', 'gradio');"
+        "heavy = sorted(m for m in heavy if m in sys.modules);"
+        "assert heavy == [], heavy"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,11 +17,13 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from rag.errors import KbqaError, QuestionError
-from rag.pipeline import Pipeline
-from rag.records.query_log import QueryLog
 from rag.settings import AnswerMode, load_settings
 from rag.types import VERDICT_LABELS, Answer, display_path
 from ui import cli_views as views
+
+if TYPE_CHECKING:  # loaded by the commands that use them: `kbqa --help` should not wait for Chroma and LangChain
+    from rag.pipeline import Pipeline
+    from rag.records.query_log import QueryLog
 
 app = typer.Typer(
     help="kbqa: ask your support KB. Answers cite the article and section they come from, "
@@ -38,11 +40,25 @@ EXIT_PARTIAL = 1
 _VERDICT_STYLE = {"answered": "bold green", "low_confidence": "bold yellow", "abstained": "bold red"}
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            out.print(f"kbqa {version('kbqa')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            out.print("kbqa (not installed)")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
     index_dir: Annotated[Path | None, typer.Option(help="Index folder (env KBQA_INDEX_DIR; default .kbqa)")] = None,
     corpus_dir: Annotated[Path | None, typer.Option(help="Corpus folder (env KBQA_CORPUS_DIR; default corpus)")] = None,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print kbqa's version and exit.", is_eager=True, callback=_version)
+    ] = False,
 ) -> None:
     """Settings come from KBQA_* environment variables and an optional kbqa.toml; options here override them."""
     ctx.obj = {"index_dir": index_dir, "corpus_dir": corpus_dir}
@@ -62,6 +78,8 @@ def _progress_bar(quiet: bool) -> Progress:
 
 
 def _pipeline(ctx: typer.Context) -> Pipeline:
+    from rag.pipeline import Pipeline
+
     return Pipeline(load_settings(**(ctx.obj or {})))
 
 
@@ -317,6 +335,8 @@ def _query_log(ctx: typer.Context) -> QueryLog:
             f"No query log at {settings.query_log_path} yet: questions asked through the web app, API or CLI are "
             "logged there (unless KBQA_QUERY_LOG=false)."
         )
+    from rag.records.query_log import QueryLog
+
     return QueryLog(settings.query_log_path)
 
 
@@ -552,7 +572,7 @@ def _print_answer(answer: Answer) -> None:
 
 
 def main() -> None:
-    from rag.index.embeddings import offline_environment
+    from rag.offline import offline_environment
 
     offline_environment()
     try:

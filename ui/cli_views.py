@@ -1,4 +1,4 @@
-"""How the CLI prints triages, the query log and KB gaps (rich markup; the commands are in rag/cli.py)."""
+"""How the CLI prints triages, the query log and KB gaps (rich markup; the commands are in ui/cli.py)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rag.pipeline import Pipeline
-from rag.records.gaps import GapCluster
-from rag.settings import Settings
-from rag.types import display_path
+from rag.types import TRIAGE_LABELS, display_path
 
-if TYPE_CHECKING:  # only for the annotation: the calibration code loads when `kbqa calibrate` runs
+if TYPE_CHECKING:  # annotations only: the modules load when the commands that use them run
     from rag.evaluation.calibration import Calibration
-from rag.triage.triage import Triage
-from rag.types import TRIAGE_LABELS
+    from rag.pipeline import Pipeline
+    from rag.records.gaps import GapCluster
+    from rag.settings import Settings
+    from rag.triage.triage import Triage
 
 TRIAGE_STYLE = {"known_issue": "bold green", "possible_match": "bold yellow", "no_known_issue": "bold red"}
 

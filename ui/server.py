@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from rag.errors import SettingsError
-from rag.index.embeddings import offline_environment
+from rag.offline import offline_environment
 from rag.settings import Settings
 from ui.service import KbService
 

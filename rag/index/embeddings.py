@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,25 +12,11 @@ from typing import TYPE_CHECKING
 from langchain_core.embeddings import Embeddings
 
 from rag.errors import EmbeddingModelError
+from rag.offline import offline_environment
 from rag.settings import BUNDLED_MODEL, EmbeddingBackend, default_model_cache
 
 if TYPE_CHECKING:
     from rag.index.onnx import Precision
-
-
-def offline_environment() -> None:
-    """Forbid hub downloads and telemetry before any HF, Chroma or Gradio import runs."""
-    for key, value in {
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "ANONYMIZED_TELEMETRY": "False",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "TOKENIZERS_PARALLELISM": "false",
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "TRANSFORMERS_VERBOSITY": "error",
-    }.items():
-        os.environ.setdefault(key, value)
 
 
 def resolve_model_path(name: str) -> str:
