@@ -141,3 +141,27 @@ def test_help_version_and_the_command_table_load_no_heavy_library() -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_first_ingest_is_quiet_and_counts_read_right(tmp_path: Path) -> None:
+    """A first ingest on a fresh machine (the ONNX model exported and quantized into an empty cache) prints the
+    report and nothing else: no third-party warnings, debug lines or progress bars (issue 17), and "1 article"."""
+    corpus = tmp_path / "kb"
+    corpus.mkdir()
+    (corpus / "kube-proxy-vs-cni-plugin.md").write_text(
+        (Path(__file__).resolve().parent.parent / "corpus" / "kube-proxy-vs-cni-plugin.md").read_text("utf-8"),
+        encoding="utf-8",
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KBQA_MODEL_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "--index-dir", str(tmp_path / "index"), "ingest", str(corpus)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Indexed 1 article from 1 file in "), result.stdout
+    assert result.stderr == "", result.stderr
+    assert "WARNING" not in result.stdout and "DEBUG" not in result.stdout and "%|" not in result.stdout
+    assert (tmp_path / "cache").is_dir()  # the export really ran in this test

@@ -17,6 +17,7 @@ from rag.records.feedback import REASONS
 from rag.types import Answer
 from ui import render
 from ui.service import KbService
+from ui.words import count
 
 EXAMPLES = [
     "Is kube-proxy a CNI plugin?",
@@ -236,8 +237,8 @@ def _library_tab(service: KbService) -> None:
         report = service.ingest(progress=lambda stage, done, total: progress((done, total or 1), desc=stage))
         failed = "".join(f"\n- skipped `{f.path}`: {f.reason}" for f in report.failures)
         return _articles_table(service), (
-            f"Indexed {report.articles} articles: {len(report.added)} new, {len(report.updated)} changed, "
-            f"{len(report.removed)} removed, {report.chunks_embedded} chunks embedded.{failed}"
+            f"Indexed {count(report.articles, 'article')}: {len(report.added)} new, {len(report.updated)} changed, "
+            f"{len(report.removed)} removed, {count(report.chunks_embedded, 'chunk')} embedded.{failed}"
         )
 
     def do_upload(file: str | None) -> tuple[list[list[Any]], str]:

@@ -20,6 +20,7 @@ from rag.errors import KbqaError, QuestionError
 from rag.settings import AnswerMode, load_settings
 from rag.types import VERDICT_LABELS, Answer, display_path
 from ui import cli_views as views
+from ui.words import count
 
 if TYPE_CHECKING:  # loaded by the commands that use them: `kbqa --help` should not wait for Chroma and LangChain
     from rag.pipeline import Pipeline
@@ -112,10 +113,10 @@ def ingest(
         out.print_json(json.dumps(asdict(report) | {"ok": report.ok}))
     else:
         out.print(
-            f"Indexed {report.articles} articles from {report.files} files in {report.seconds:.1f}s: "
-            f"{len(report.added)} new, {len(report.updated)} changed, {report.unchanged} unchanged, "
-            f"{len(report.removed)} removed; {report.chunks_embedded} chunks embedded, "
-            f"{report.chunks_total} in the index."
+            f"Indexed {count(report.articles, 'article')} from {count(report.files, 'file')} in "
+            f"{report.seconds:.1f}s: {len(report.added)} new, {len(report.updated)} changed, {report.unchanged} "
+            f"unchanged, {len(report.removed)} removed; {count(report.chunks_embedded, 'chunk')} embedded, "
+            f"{report.chunks_total:,} in the index."
         )
         for failure in report.failures:
             err.print(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import re
 import shutil
@@ -30,6 +31,14 @@ _WORDS_FILE = "words.json"  # the KB's words as written, with their counts, for 
 _ALPHA_WORD = re.compile(r"(?<![\w./-])[A-Za-z]{5,}(?![\w/-])")  # plain words: not parts of paths, flags, names
 _MIN_TYPO_CHARS = 5  # shorter words are not corrected
 _FINGERPRINT_FILE = "fingerprint"
+
+
+def _bm25s() -> Any:
+    """bm25s, with its DEBUG lines ("Building index from tokens") kept out of kbqa's output."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 @lru_cache(maxsize=1)
@@ -124,7 +133,7 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], tags: Sequence[str]) -> KeywordIndex:
-        import bm25s
+        bm25s = _bm25s()
 
         retriever = None
         if texts:
@@ -155,7 +164,7 @@ class KeywordIndex:
     @classmethod
     def load(cls, directory: Path) -> KeywordIndex | None:
         """The saved index, or None if there is none or it is unreadable (the caller rebuilds it)."""
-        import bm25s
+        bm25s = _bm25s()
 
         try:
             data = json.loads((directory / _IDS_FILE).read_text(encoding="utf-8"))

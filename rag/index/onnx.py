@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,9 +46,25 @@ def exported_model(model_dir: Path, cache_dir: Path, precision: Precision) -> Pa
 
         # Per-channel weights: per-tensor int8 moved vectors to cosine 0.95 of torch's, per-channel to 0.995.
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        quantize_dynamic(fp32, tmp, weight_type=QuantType.QInt8, per_channel=True)
+        with _quiet_root_logger():  # it logs a generic "consider pre-processing" warning through the root logger
+            quantize_dynamic(fp32, tmp, weight_type=QuantType.QInt8, per_channel=True)
         os.replace(tmp, target)  # atomic: a concurrent process sees the whole file or none
     return target
+
+
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """Root-logger output of a third-party call kept off the console: its level and any handlers it adds are
+    put back afterwards (ONNX Runtime's quantizer calls ``logging.warning``, which configures the root logger
+    and makes every library's DEBUG lines appear)."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
 
 
 def _export(model_dir: Path, target: Path) -> None:
