@@ -343,6 +343,30 @@ def section_cold_start(args: argparse.Namespace, size: int) -> list[dict[str, An
     return rows
 
 
+def section_cli(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Whole-process time of `kbqa` commands a script calls in a loop (issue 17): 7 runs each, min/median/max."""
+    index = args.work / "index-kb-onnx-int8"
+    if not (index / "chroma" / "chroma.sqlite3").is_file():
+        worker(["_ingest", str(index), str(ROOT / "corpus")], {"KBQA_EMBEDDING_BACKEND": "onnx-int8"})
+    kbqa = str(Path(sys.executable).with_name("kbqa"))
+    cases = {
+        "kbqa --help": [kbqa, "--help"],
+        "kbqa --version": [kbqa, "--version"],
+        "kbqa log list": [kbqa, "--index-dir", str(index), "log", "list"],
+        "argument error": [kbqa, "no-such-command"],
+        "kbqa ask (cold, no server)": [kbqa, "--index-dir", str(index), "ask", "Is kube-proxy a CNI plugin?"],
+    }
+    rows = []
+    for name, command in cases.items():
+        runs = []
+        for _ in range(7):
+            t = time.perf_counter()
+            subprocess.run(command, capture_output=True, env={**os.environ, "KBQA_QUERY_LOG": "false"})
+            runs.append(time.perf_counter() - t)
+        rows.append({"command": name, "min_s": min(runs), "median_s": statistics.median(runs), "max_s": max(runs)})
+    return rows
+
+
 def section_server(args: argparse.Namespace, size: int) -> dict[str, Any]:
     from rag.index.chroma_server import chroma_server
 
@@ -513,7 +537,12 @@ def write_report(results: dict[str, Any], out: Path) -> None:
                 ],
             ),
         ]
-    for key, title in (("cold_start", "Cold start"), ("server", "Chroma server mode"), ("concurrency", "Concurrency")):
+    for key, title in (
+        ("cold_start", "Cold start"),
+        ("cli", "CLI start (whole process, 7 runs)"),
+        ("server", "Chroma server mode"),
+        ("concurrency", "Concurrency"),
+    ):
         if results.get(key):
             rows = results[key] if isinstance(results[key], list) else [results[key]]
             rows = [{k: v for k, v in row.items() if k != "runs"} for row in rows]
@@ -557,13 +586,13 @@ def main() -> None:
     parser.add_argument("--ingest-chunks", type=int, default=2000, help="chunks for the backend comparison")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "kbqa-bench")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "performance")
-    parser.add_argument("--only", help="comma-separated sections: backends,scale,cold,server,concurrency")
+    parser.add_argument("--only", help="comma-separated sections: backends,scale,cold,cli,server,concurrency")
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.work.mkdir(parents=True, exist_ok=True)
     if not SHARED.is_dir():
         sys.exit(f"The scale corpora are built from {SHARED}, which is not here.")
-    only = set(args.only.split(",")) if args.only else {"backends", "scale", "cold", "server", "concurrency"}
+    only = set(args.only.split(",")) if args.only else {"backends", "scale", "cold", "cli", "server", "concurrency"}
     previous = args.out / "results.json"
     # A partial run (--only) updates its sections and keeps the others, each with the date it was measured.
     results: dict[str, Any] = json.loads(previous.read_text()) if args.only and previous.is_file() else {}
@@ -581,6 +610,7 @@ def main() -> None:
         ("backends", lambda: section_backends(args)),
         ("scale", lambda: section_scale(args)),
         ("cold_start", lambda: section_cold_start(args, mid)),
+        ("cli", lambda: section_cli(args)),
         ("server", lambda: section_server(args, mid)),
         ("concurrency", lambda: section_concurrency(args, mid)),
     ]
