@@ -35,7 +35,7 @@ from rag.verify.verifier import load_verifier
 if TYPE_CHECKING:  # LLM mode's modules load only when it is used: they cost a second of start-up
     from rag.answer.generate import LlmAnswerer
     from rag.records.gaps import GapCluster
-    from rag.triage.triage import Triage
+    from rag.types import Triage
 
 _LOG = logging.getLogger(__name__)
 # Control characters, and lone surrogates (JSON can carry "\ud800"; no text encoding can), become spaces.
@@ -212,7 +212,7 @@ class Pipeline:
             units = split_units(chunk_body(chunk))
             best = max(units, key=lambda u: len(terms & set(tokenize(u.text))), default=None)
             words = re.findall(r"[\w./:-]+", chunk.page_content)
-            matched = sorted({w.strip(".:") for w in words if set(tokenize(w)) & terms}, key=str.lower)
+            matched = sorted({w.strip(".:") for w in words if set(tokenize(w)) & terms}, key=lambda w: (w.lower(), w))
             hits.append(
                 SearchHit(
                     article_id=meta["article_id"],

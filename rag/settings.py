@@ -133,6 +133,11 @@ class Settings(BaseSettings):
     auth: str | None = Field(
         None, description="`user:password` to require HTTP basic login for the web app and API alike."
     )
+    server_url: str | None = Field(
+        None,
+        description="A running `kbqa serve` (e.g. http://127.0.0.1:7860) that `kbqa ask/search/triage` use instead "
+        "of loading the index in-process; by default the server of the same index folder, when one runs.",
+    )
     feedback_db: Path | None = Field(
         None, description="SQLite file for feedback (default: index_dir/feedback.sqlite3)."
     )

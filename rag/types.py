@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from rag.triage.signals import Signals
+
 Verdict = Literal["answered", "low_confidence", "abstained"]
 SCHEMA_VERSION = 1
 
@@ -145,3 +147,36 @@ TRIAGE_LABELS: dict[str, str] = {
     "possible_match": "possible match — check it",
     "no_known_issue": "no known issue — escalate",
 }
+
+
+TriageVerdict = Literal["known_issue", "possible_match", "no_known_issue"]
+
+
+@dataclass
+class TriageItem:
+    text: str
+    citation: int
+    kind: str = "sentence"  # or "item", "code"
+
+
+@dataclass
+class Triage:
+    """A pasted ticket or log matched to a known issue (rag/triage/triage.py makes it)."""
+
+    verdict: TriageVerdict
+    confidence: float
+    query: str
+    signals: Signals
+    known_issue: Citation | None = None
+    cause: list[TriageItem] = field(default_factory=list)
+    fix: list[TriageItem] = field(default_factory=list)
+    ask_customer: list[TriageItem] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    matches: list[SearchHit] = field(default_factory=list)
+    nearest: list[NearestArticle] = field(default_factory=list)
+    reply: str = ""
+    notice: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

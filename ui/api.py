@@ -15,9 +15,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.errors import IndexMismatchError, IndexNotFoundError, KbqaError, QuestionError
 from rag.index.embeddings import model_loads
+from rag.records.query_log import Channel
 from rag.settings import AnswerMode
-from rag.triage.triage import Triage
-from rag.types import Answer, SearchHit
+from rag.types import Answer, SearchHit, Triage
+from ui.remote import CHANNEL_HEADER
 from ui.service import KbService
 
 
@@ -94,6 +95,11 @@ def _status(exc: KbqaError) -> int:
     return 500
 
 
+def _channel(request: Request) -> Channel:
+    """The query log's channel: "cli" when `kbqa ask` sent the request through this server, else "api"."""
+    return "cli" if request.headers.get(CHANNEL_HEADER) == "cli" else "api"
+
+
 def install(app: FastAPI, service: KbService) -> None:
     """Add the /api routes and turn kbqa errors into JSON with the right status code."""
     router = APIRouter(prefix="/api", tags=["kbqa"])
@@ -104,9 +110,9 @@ def install(app: FastAPI, service: KbService) -> None:
         response_model=AnswerResponse,
         responses=_ERRORS,
     )
-    def ask(body: AskRequest) -> dict[str, Any]:
+    def ask(body: AskRequest, request: Request) -> dict[str, Any]:
         answer = service.pipeline.ask(
-            body.question, k=body.k, tags=body.tags, history=body.history, mode=body.mode, channel="api"
+            body.question, k=body.k, tags=body.tags, history=body.history, mode=body.mode, channel=_channel(request)
         )
         return answer.to_dict()
 
@@ -116,8 +122,8 @@ def install(app: FastAPI, service: KbService) -> None:
         response_model=SearchResponse,
         responses=_ERRORS,
     )
-    def search(body: SearchRequest) -> dict[str, Any]:
-        hits = service.pipeline.search(body.query, k=body.k, tags=body.tags, channel="api")
+    def search(body: SearchRequest, request: Request) -> dict[str, Any]:
+        hits = service.pipeline.search(body.query, k=body.k, tags=body.tags, channel=_channel(request))
         return {"hits": [asdict(h) for h in hits]}
 
     @router.post(
@@ -126,8 +132,8 @@ def install(app: FastAPI, service: KbService) -> None:
         response_model=TriageResponse,
         responses=_ERRORS,
     )
-    def triage(body: TriageRequest) -> dict[str, Any]:
-        return service.pipeline.triage(body.ticket, tags=body.tags, channel="api").to_dict()
+    def triage(body: TriageRequest, request: Request) -> dict[str, Any]:
+        return service.pipeline.triage(body.ticket, tags=body.tags, channel=_channel(request)).to_dict()
 
     @router.get(
         "/health",

@@ -17,8 +17,8 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from rag.errors import KbqaError, QuestionError
-from rag.settings import AnswerMode, load_settings
-from rag.types import VERDICT_LABELS, Answer, display_path
+from rag.settings import AnswerMode, Settings, load_settings
+from rag.types import VERDICT_LABELS, Answer, SearchHit, display_path
 from ui import cli_views as views
 from ui.words import count
 
@@ -78,10 +78,35 @@ def _progress_bar(quiet: bool) -> Progress:
     )
 
 
-def _pipeline(ctx: typer.Context) -> Pipeline:
+def _pipeline(ctx: typer.Context, settings: Settings | None = None) -> Pipeline:
     from rag.pipeline import Pipeline
 
-    return Pipeline(load_settings(**(ctx.obj or {})))
+    return Pipeline(settings or load_settings(**(ctx.obj or {})))
+
+
+Local = Annotated[
+    bool,
+    typer.Option(
+        "--local", help="Answer in this process even when a kbqa serve for this index runs (or KBQA_SERVER_URL is set)."
+    ),
+]
+
+
+def _server(ctx: typer.Context, local: bool) -> tuple[Settings, str | None]:
+    """The settings, and the URL of a running `kbqa serve` to answer through (ui/remote.py), if any."""
+    settings = load_settings(**(ctx.obj or {}))
+    if local:
+        return settings, None
+    from ui.remote import find_server
+
+    return settings, find_server(settings)
+
+
+def _parsed(kind: Any, data: Any) -> Any:
+    """The server's JSON as the library's result type, for the same printing as in-process."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(kind).validate_python(data)
 
 
 @app.command()
@@ -143,9 +168,20 @@ def ask(
         AnswerMode | None,
         typer.Option(help="extractive (quotes the KB) or llm (generated, then checked); env KBQA_ANSWER_MODE."),
     ] = None,
+    local: Local = False,
 ) -> None:
     """Answer a question from the KB, citing article and section for every sentence."""
-    stream = _pipeline(ctx).ask_stream(question, k=k, tags=tag or (), mode=mode, channel="cli")
+    settings, url = _server(ctx, local)
+    if url is not None:
+        from ui.remote import call
+
+        data = call(url, "/api/ask", {"question": question, "k": k, "tags": tag or [], "mode": mode}, settings)
+        if as_json:
+            out.print_json(json.dumps(data))
+        else:
+            _print_answer(_parsed(Answer, data))
+        return
+    stream = _pipeline(ctx, settings).ask_stream(question, k=k, tags=tag or (), mode=mode, channel="cli")
     if as_json:
         answer = next(e for e in stream if isinstance(e, Answer))
         out.print_json(json.dumps(answer.to_dict()))
@@ -171,9 +207,20 @@ def search(
         list[str] | None, typer.Option("--tag", "-t", help="Only articles with this tag (repeatable).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
+    local: Local = False,
 ) -> None:
     """List the matching articles, best first, with the matching passage."""
-    hits = _pipeline(ctx).search(query, k=k, tags=tag or (), channel="cli")
+    settings, url = _server(ctx, local)
+    if url is not None:
+        from ui.remote import call
+
+        found = call(url, "/api/search", {"query": query, "k": k, "tags": tag or []}, settings)["hits"]
+        if as_json:
+            out.print_json(json.dumps(found))
+            return
+        hits = _parsed(list[SearchHit], found)
+    else:
+        hits = _pipeline(ctx, settings).search(query, k=k, tags=tag or (), channel="cli")
     if as_json:
         from dataclasses import asdict
 
@@ -200,10 +247,22 @@ def triage(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the triage as JSON.")] = False,
     reply: Annotated[bool, typer.Option("--reply", help="Print only the Markdown reply, ready to paste.")] = False,
+    local: Local = False,
 ) -> None:
     """Match a pasted ticket or log to a known issue: cause, fix, what to ask the customer, a reply draft."""
     ticket = _read_ticket(source)
-    result = _pipeline(ctx).triage(ticket, tags=tag or (), channel="cli")
+    settings, url = _server(ctx, local)
+    if url is not None:
+        from rag.types import Triage
+        from ui.remote import call
+
+        data = call(url, "/api/triage", {"ticket": ticket, "tags": tag or []}, settings)
+        if as_json:
+            out.print_json(json.dumps(data, default=str))
+            return
+        result = _parsed(Triage, data)
+    else:
+        result = _pipeline(ctx, settings).triage(ticket, tags=tag or (), channel="cli")
     if as_json:
         out.print_json(json.dumps(result.to_dict(), default=str))
     elif reply:

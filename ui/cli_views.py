@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # annotations only: the modules load when the commands that u
     from rag.pipeline import Pipeline
     from rag.records.gaps import GapCluster
     from rag.settings import Settings
-    from rag.triage.triage import Triage
+    from rag.types import Triage
 
 TRIAGE_STYLE = {"known_issue": "bold green", "possible_match": "bold yellow", "no_known_issue": "bold red"}
 

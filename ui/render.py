@@ -11,8 +11,17 @@ from typing import Any
 from rag.evaluation.report import failed, metric_bars
 from rag.evaluation.run import EvalRun
 from rag.records.gaps import GapCluster
-from rag.triage.triage import Triage, TriageItem
-from rag.types import TRIAGE_LABELS, VERDICT_LABELS, Answer, Citation, SearchHit, display_path, safe_url
+from rag.types import (
+    TRIAGE_LABELS,
+    VERDICT_LABELS,
+    Answer,
+    Citation,
+    SearchHit,
+    Triage,
+    TriageItem,
+    display_path,
+    safe_url,
+)
 
 _COLOURS = {
     "answered": "#1a7f37",

@@ -134,6 +134,15 @@ def create_app(settings: Settings, service: KbService | None = None) -> FastAPI:
 def serve(settings: Settings) -> None:
     import uvicorn
 
+    from ui.remote import announce
+
     service = KbService(settings)
     service.ensure_index()
-    uvicorn.run(create_app(settings, service), host=settings.host, port=settings.port, log_level="warning")
+    app = create_app(settings, service)
+    announced = announce(settings)  # `kbqa ask` on this index answers through this server from now on
+    # Removed on the way down: uvicorn re-raises SIGTERM once it has shut down, so a `finally` would not run.
+    app.router.add_event_handler("shutdown", lambda: announced.unlink(missing_ok=True))
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        announced.unlink(missing_ok=True)

@@ -28,7 +28,7 @@ from rag.types import Answer
 from rag.verify.grounding import CONTRADICTED, GroundednessScorer, Support, claim
 
 if TYPE_CHECKING:
-    from rag.triage.triage import Triage
+    from rag.types import Triage
 
 _WORD = re.compile(r"\w+")
 

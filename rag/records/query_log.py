@@ -19,7 +19,7 @@ from rag.records.sqlite import connect, create
 from rag.types import Answer, RetrievedChunk, SearchHit
 
 if TYPE_CHECKING:
-    from rag.triage.triage import Triage
+    from rag.types import Triage
 
 Channel = Literal["cli", "api", "ui"]
 

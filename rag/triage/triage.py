@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from langchain_core.documents import Document
 
@@ -22,7 +22,16 @@ from rag.ingest.chunking import chunk_body
 from rag.text.condense import condense
 from rag.text.sentences import Unit, split_units
 from rag.triage.signals import Signals, error_codes_in, extract
-from rag.types import Answer, Citation, NearestArticle, SearchHit, display_path, safe_url
+from rag.types import (
+    Answer,
+    Citation,
+    SearchHit,
+    Triage,
+    TriageItem,
+    TriageVerdict,
+    display_path,
+    safe_url,
+)
 
 if TYPE_CHECKING:
     from rag.answer.extractive import ExtractiveAnswerer
@@ -30,7 +39,6 @@ if TYPE_CHECKING:
     from rag.retrieve.hybrid import HybridRetriever
     from rag.settings import Settings
 
-TriageVerdict = Literal["known_issue", "possible_match", "no_known_issue"]
 Role = Literal["cause", "fix", "check"]
 
 _ROLES: tuple[tuple[Role, re.Pattern[str]], ...] = (
@@ -57,34 +65,6 @@ _VERDICTS: dict[str, TriageVerdict] = {
     "low_confidence": "possible_match",
     "abstained": "no_known_issue",
 }
-
-
-@dataclass
-class TriageItem:
-    text: str
-    citation: int
-    kind: str = "sentence"  # or "item", "code"
-
-
-@dataclass
-class Triage:
-    verdict: TriageVerdict
-    confidence: float
-    query: str
-    signals: Signals
-    known_issue: Citation | None = None
-    cause: list[TriageItem] = field(default_factory=list)
-    fix: list[TriageItem] = field(default_factory=list)
-    ask_customer: list[TriageItem] = field(default_factory=list)
-    citations: list[Citation] = field(default_factory=list)
-    matches: list[SearchHit] = field(default_factory=list)
-    nearest: list[NearestArticle] = field(default_factory=list)
-    reply: str = ""
-    notice: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class Parts(Protocol):
