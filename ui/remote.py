@@ -11,6 +11,7 @@ library's import time.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import urllib.error
@@ -38,11 +39,12 @@ class RemoteError(KbqaError):
 
 
 def announce(settings: Settings) -> Path:
-    """Written by `kbqa serve` before it listens: the URL and process of the server for this index."""
+    """Written by `kbqa serve` before it listens: the URL and process of the server for this index. An index
+    folder it cannot write to (read-only, full) just means the CLI answers in-process."""
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     path = settings.index_dir / SERVER_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"url": f"http://{host}:{settings.port}", "pid": os.getpid()}), encoding="utf-8")
+    with contextlib.suppress(OSError):
+        path.write_text(json.dumps({"url": f"http://{host}:{settings.port}", "pid": os.getpid()}), encoding="utf-8")
     return path
 
 
