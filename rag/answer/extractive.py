@@ -99,12 +99,15 @@ class ExtractiveAnswerer:
         """``article_chunks`` (an article's chunks by id) lets a yes/no answer say what its terms are from parts of
         the answering article that retrieval did not return."""
         weights = self._weights(question)
-        candidates = self._by_meaning(question, self._candidates(chunks, weights))
+        candidates = self._candidates(chunks, weights)
         confidence = confidence_score(chunks, weights)
         retrieved = [_retrieved(c) for c in chunks]
         if not candidates or confidence < self.abstain_threshold:
             return self._abstain(question, chunks, confidence, retrieved)
 
+        candidates = self._by_meaning(question, candidates)  # after abstaining: a refusal embeds no sentence
+        if article_chunks is not None:  # the passage and a yes/no definition may both read one article: once
+            article_chunks = lru_cache(maxsize=None)(article_chunks)
         more = _article_candidates(article_chunks, chunks, weights, self._candidates)
         following = _next_chunk(article_chunks, candidates, weights, self._candidates)
         chosen = self._select(candidates, following)
@@ -190,11 +193,13 @@ class ExtractiveAnswerer:
         # A pasted error or log that an article quotes in an output block: the answer is what the article says
         # around that listing (what it means, how to fix it), so the passage starts at the listing.
         quoted = max((c for c in candidates if c.unit.kind == "code"), key=lambda c: c.coverage, default=None)
-        chosen = _passage(best, candidates, following)
+        chosen = None
         if quoted is not None and quoted.coverage > best.coverage and quoted.rank <= best.rank:
             from_listing = _passage(quoted, candidates, following)
             if from_listing != [quoted]:  # a listing with nothing around it to say what it is: not an answer
                 best, chosen = quoted, from_listing
+        if chosen is None:
+            chosen = _passage(best, candidates, following)
         size = sum(len(c.unit.text) for c in chosen if c.unit.kind != "code")
         taken = {(id(c.chunk), c.unit.position) for c in chosen}
         pool = [c for c in candidates[1:] if c.unit.kind != "code" and (id(c.chunk), c.unit.position) not in taken]

@@ -130,6 +130,7 @@ class KeywordIndex:
         self._df = np.diff(np.asarray(csc["indptr"]))
         self._n_docs = int(csc["num_docs"])
         self._words = words or {}
+        self._spellings: list[str] | None = None
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], tags: Sequence[str]) -> KeywordIndex:
@@ -244,7 +245,9 @@ class KeywordIndex:
         from rapidfuzz.distance import OSA
         from rapidfuzz.process import extract
 
-        found = extract(word, list(self._words), scorer=OSA.distance, score_cutoff=1, limit=None)
+        if self._spellings is None:  # built once, on the first misspelt word
+            self._spellings = list(self._words)
+        found = extract(word, self._spellings, scorer=OSA.distance, score_cutoff=1, limit=None)
         return max((w for w, _, _ in found), key=lambda w: (self._words[w], w), default=None)
 
     def idf(self, token: str) -> float:
