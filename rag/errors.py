@@ -131,3 +131,10 @@ class LlmUnavailableError(LlmError):
     """The configured LLM failed to answer (down, unreachable, timed out)."""
 
     exit_code = 4
+
+
+def exit_code_of(name: str) -> int:
+    """The exit code the error class called ``name`` has; 1 for a name kbqa does not define. Errors that came
+    back from a server by name (ui/remote.py) exit as they would have in-process."""
+    known = globals().get(name)
+    return known.exit_code if isinstance(known, type) and issubclass(known, KbqaError) else 1

@@ -1,16 +1,17 @@
-"""The one object the CLI, web app, API and eval call: ingest, ask, search, stats."""
+"""The composition root: settings in, the parts wired (embeddings, index, retriever, answerer, verifier, LLM),
+and the two things every front end does with them, ask and search. Logging, feedback, triage and gaps are the
+application's (rag/service.py)."""
 
 from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -22,7 +23,6 @@ from rag.index.embeddings import load_embeddings
 from rag.index.keyword import tokenize
 from rag.index.store import IngestReport, KnowledgeIndex, Progress
 from rag.ingest.chunking import chunk_body, chunk_tags
-from rag.records.query_log import Channel, QueryLog
 from rag.retrieve.hybrid import HybridRetriever
 from rag.settings import AnswerMode, Settings
 from rag.text.condense import condense
@@ -34,8 +34,6 @@ from rag.verify.verifier import load_verifier
 
 if TYPE_CHECKING:  # LLM mode's modules load only when it is used: they cost a second of start-up
     from rag.answer.generate import LlmAnswerer
-    from rag.records.gaps import GapCluster
-    from rag.types import Triage
 
 _LOG = logging.getLogger(__name__)
 # Control characters, and lone surrogates (JSON can carry "\ud800"; no text encoding can), become spaces.
@@ -123,12 +121,10 @@ class Pipeline:
         tags: Sequence[str] = (),
         history: Sequence[str] = (),
         mode: AnswerMode | None = None,
-        channel: Channel | None = None,
     ) -> Answer:
-        """Answer ``question``; ``history`` holds the earlier turns' queries (``Answer.query``) for follow-ups.
-        With ``channel``, the question and answer go to the query log."""
+        """Answer ``question``; ``history`` holds the earlier turns' queries (``Answer.query``) for follow-ups."""
         answer = None
-        for event in self.ask_stream(question, k, tags, history, mode, channel):
+        for event in self.ask_stream(question, k, tags, history, mode):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None  # ask_stream always ends with the Answer
@@ -141,7 +137,6 @@ class Pipeline:
         tags: Sequence[str] = (),
         history: Sequence[str] = (),
         mode: AnswerMode | None = None,
-        channel: Channel | None = None,
     ) -> Iterator[str | Answer]:
         """Generated text as it arrives (LLM mode), then the final, verified Answer.
 
@@ -181,22 +176,12 @@ class Pipeline:
         timings["total_ms"] = (time.perf_counter() - started) * 1e3
         answer.timings = timings
         self.mark_stale(answer.citations)
-        if channel is not None and self.query_log is not None:
-            self._logged(self.query_log.record_answer, answer, channel, tags, self.settings.public())
         yield answer
 
-    def search(
-        self, query: str, k: int = 10, tags: Sequence[str] = (), channel: Channel | None = None
-    ) -> list[SearchHit]:
+    def search(self, query: str, k: int = 10, tags: Sequence[str] = ()) -> list[SearchHit]:
         """Ranked articles (best chunk of each) with the sentence that matches best and the terms it matched."""
-        started = time.perf_counter()
-        asked = clean_text(query)  # as logged: no lone surrogate can reach the query log
         query = condense(self.check_question(query))
-        hits = self.hits(query, self.retriever.invoke(query, k=k, tags=list(tags)))
-        if channel is not None and self.query_log is not None:
-            latency = (time.perf_counter() - started) * 1e3
-            self._logged(self.query_log.record_search, asked, hits, channel, tags, latency, self.settings.public())
-        return hits
+        return self.hits(query, self.retriever.invoke(query, k=k, tags=list(tags)))
 
     def hits(self, query: str, chunks: Sequence[Document]) -> list[SearchHit]:
         """Retrieved chunks as search hits: the best chunk of each article, its best-matching sentence and the
@@ -231,59 +216,9 @@ class Pipeline:
             )
         return hits
 
-    def triage(self, ticket: str, tags: Sequence[str] = (), channel: Channel | None = None) -> Triage:
-        """A pasted ticket, error message or log: the known issue with cause, fix, checks and a reply draft."""
-        from rag.triage.triage import triage
-
-        started = time.perf_counter()
-        ticket = clean_text(ticket)  # as logged too
-        result = triage(self, ticket, tuple(tags))
-        result.timings["total_ms"] = (time.perf_counter() - started) * 1e3
-        if channel is not None and self.query_log is not None:
-            self._logged(self.query_log.record_triage, ticket, result, channel, tags, self.settings.public())
-        return result
-
-    def gaps(self, threshold: float = 0.6) -> list[GapCluster]:
-        """Unanswered, low-confidence and thumbs-down questions from the query log and feedback, grouped."""
-        from rag.records.feedback import FeedbackStore
-        from rag.records.gaps import GAP_VERDICTS, find_gaps, gap_questions
-
-        rows = self.query_log.with_verdicts(GAP_VERDICTS) if self.query_log is not None else []
-        feedback = FeedbackStore(self.settings.feedback_path).rows() if self.settings.feedback_path.is_file() else []
-        return find_gaps(self.embeddings(), self.index, gap_questions(rows, feedback), threshold)
-
     def mark_stale(self, citations: Sequence[Citation]) -> None:
         for c in citations:
             c.stale = is_stale(c.updated, self.settings.stale_after_days)
-
-    @cached_property
-    def query_log(self) -> QueryLog | None:
-        return QueryLog(self.settings.query_log_path) if self.settings.query_log else None
-
-    def _logged(self, record: Callable[..., int], *args: Any) -> None:
-        """Write to the query log; a log that cannot be written costs the log entry, never the answer."""
-        try:
-            record(*args)
-        except sqlite3.Error as exc:
-            _LOG.warning("Query log %s not written: %s", self.settings.query_log_path, exc)
-
-    def stats(self) -> dict[str, Any]:
-        articles = self.index.articles()
-        tags: dict[str, int] = {}
-        for a in articles:
-            for t in a["tags"]:
-                tags[t] = tags.get(t, 0) + 1
-        return {
-            "index_dir": str(self.settings.index_dir),
-            "chroma": self.settings.chroma_url or "embedded",
-            "collection": self.settings.collection,
-            "embedding_model": self.settings.embedding_model,
-            "embedding_backend": self.settings.embedding_backend,
-            "articles": len(articles),
-            "chunks": self.index.count(),
-            "keyword_chunks": len(self.index.keyword()),
-            "tags": dict(sorted(tags.items())),
-        }
 
     def check_question(self, question: str, what: str = "question") -> str:
         """Normalise a question (or a ticket: ``what``) or raise QuestionError saying what to change."""

@@ -92,3 +92,31 @@ def test_rag_never_imports_ui() -> None:
         n for n, p in modules.items() if n.startswith("rag") and any(m.startswith("ui") for m in _imports(p, modules))
     ]
     assert importers == ["rag.cli"]
+
+
+def test_the_front_ends_use_only_the_public_api() -> None:
+    """ui/ (CLI, REST API, web app) imports names from ``rag`` itself, never from its modules, and only names
+    ``rag.__all__`` lists: the application API (rag.KbService) and what it returns."""
+    import rag
+
+    offenders = []
+    for name, path in _modules().items():
+        if not name.startswith("ui"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "rag":
+                if node.module != "rag":
+                    offenders.append(f"{name}: from {node.module}")
+                offenders += [f"{name}: rag.{a.name}" for a in node.names if a.name not in rag.__all__]
+            elif isinstance(node, ast.Import):
+                offenders += [f"{name}: import {a.name}" for a in node.names if a.name.split(".")[0] == "rag"]
+    assert offenders == []
+
+
+def test_every_public_name_resolves() -> None:
+    """``rag.__all__`` and the lazy table behind it agree, and every name loads."""
+    import rag
+
+    assert sorted(rag.__all__) == sorted(rag._HOME)
+    for public in rag.__all__:
+        assert getattr(rag, public) is not None, public

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rag import Pipeline, load_settings
+from rag import KbService, Pipeline, load_settings
 from rag.errors import ChromaServerError, IndexNotFoundError
 from rag.index.chroma_server import chroma_server, free_port
 
@@ -40,7 +40,7 @@ def remote(server: str, kb: Any, tmp_path_factory: pytest.TempPathFactory) -> Pi
 def test_server_holds_the_same_chunks_as_the_embedded_index(remote: Pipeline, kb: Any) -> None:
     ids = set(remote.index.collection.get(include=[])["ids"])
     assert ids == set(kb.index.collection.get(include=[])["ids"])
-    assert remote.stats()["chunks"] == kb.stats()["chunks"]
+    assert KbService(remote.settings).stats()["chunks"] == KbService(kb.settings).stats()["chunks"]
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
@@ -80,6 +80,6 @@ def test_unreachable_server_says_how_to_start_one(tmp_path: Path) -> None:
 
 
 def test_a_url_that_is_not_http_is_rejected(tmp_path: Path) -> None:
-    pipeline = Pipeline(load_settings(chroma_url="ftp://example", index_dir=tmp_path))
+    service = KbService(load_settings(chroma_url="ftp://example", index_dir=tmp_path))
     with pytest.raises(ChromaServerError, match="not an http"):
-        pipeline.stats()
+        service.stats()

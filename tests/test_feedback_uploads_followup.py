@@ -116,9 +116,8 @@ def test_upload_refused_while_another_ingest_runs_changes_nothing(tmp_path: Path
     """An upload during a `kbqa ingest --rebuild` said "refused" but left the file in the corpus (issue 20)."""
     from filelock import FileLock
 
-    from rag import load_settings
+    from rag import KbService, load_settings
     from rag.errors import IndexBusyError
-    from ui.service import KbService
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from support import add_article_copies, kbqa_ingest, kbqa_serve
 
-from ui.service import KbService
+from rag import KbService
 
 pytestmark = pytest.mark.integration
 QUESTION = "Is kube-proxy a CNI plugin?"

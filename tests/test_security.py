@@ -142,13 +142,13 @@ def test_a_javascript_source_url_is_never_a_link(kb: object) -> None:
     show no javascript: link (issue 20)."""
     from dataclasses import replace
 
-    from rag.triage.triage import reply_markdown
+    from rag.triage.triage import reply_markdown, triage
     from ui import render
 
     answer = kb.ask("Is kube-proxy a CNI plugin?")  # type: ignore[attr-defined]
     answer.citations[0].source_url = "javascript:alert(document.cookie)"
     assert "javascript:" not in render.sources(answer)
-    result = kb.triage("ImagePullBackOff 401 Unauthorized pulling from ACR")  # type: ignore[attr-defined]
+    result = triage(kb, "ImagePullBackOff 401 Unauthorized pulling from ACR")  # type: ignore[arg-type]
     poisoned = replace(result, citations=[replace(c, source_url="javascript:alert(1)") for c in result.citations])
     assert result.citations and "javascript:" not in reply_markdown(poisoned)
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from rag import Pipeline
+from rag import KbService
 from rag.types import is_stale
 
 ACA_LOG = """\
@@ -29,12 +29,12 @@ UNKNOWN = "Our label printer (Zebra ZD420) prints blank pages after the driver u
 
 
 @pytest.fixture(scope="module")
-def logged(kb: Any, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+def logged(kb: Any, tmp_path_factory: pytest.TempPathFactory) -> KbService:
     log = tmp_path_factory.mktemp("log") / "queries.sqlite3"
-    return Pipeline(kb.settings.model_copy(update={"query_log_db": log, "feedback_db": log.with_name("fb.sqlite3")}))
+    return KbService(kb.settings.model_copy(update={"query_log_db": log, "feedback_db": log.with_name("fb.sqlite3")}))
 
 
-def test_a_pasted_log_finds_the_known_issue_with_cause_fix_and_checks(logged: Pipeline) -> None:
+def test_a_pasted_log_finds_the_known_issue_with_cause_fix_and_checks(logged: KbService) -> None:
     result = logged.triage(ACA_LOG, channel="api")
     assert result.verdict == "known_issue"
     assert result.known_issue is not None
@@ -56,7 +56,7 @@ def test_a_pasted_log_finds_the_known_issue_with_cause_fix_and_checks(logged: Pi
     assert "No User Assigned or Delegated Managed Identity" in result.query
 
 
-def test_the_reply_is_markdown_with_resolvable_citations(logged: Pipeline) -> None:
+def test_the_reply_is_markdown_with_resolvable_citations(logged: KbService) -> None:
     reply = logged.triage(ACA_LOG).reply
     assert reply.startswith("Hello,") and "**What to do**" in reply and "**References**" in reply
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", reply.split("**References**")[0])}
@@ -64,28 +64,28 @@ def test_the_reply_is_markdown_with_resolvable_citations(logged: Pipeline) -> No
     assert cited and cited <= listed
 
 
-def test_an_unknown_problem_is_escalated_with_the_nearest_articles(logged: Pipeline) -> None:
+def test_an_unknown_problem_is_escalated_with_the_nearest_articles(logged: KbService) -> None:
     result = logged.triage(UNKNOWN)
     assert result.verdict == "no_known_issue" and result.known_issue is None and not result.fix
     assert result.reply.startswith("**No known issue in the KB — escalate.**") and result.nearest
 
 
-def test_tag_filter_limits_triage_to_a_product(logged: Pipeline) -> None:
+def test_tag_filter_limits_triage_to_a_product(logged: KbService) -> None:
     result = logged.triage(ACA_LOG, tags=["fslogix"])
     assert all("fslogix" in m.tags for m in result.matches)
 
 
-def test_stale_articles_are_marked(logged: Pipeline) -> None:
+def test_stale_articles_are_marked(logged: KbService) -> None:
     assert is_stale("2020-01-01", 365) and not is_stale("", 365) and not is_stale("not a date", 365)
-    lenient = Pipeline(logged.settings.model_copy(update={"stale_after_days": 100_000})).triage(ACA_LOG)
+    lenient = KbService(logged.settings.model_copy(update={"stale_after_days": 100_000})).triage(ACA_LOG)
     assert lenient.citations and not any(c.stale for c in lenient.citations)
     assert "may be outdated" not in lenient.reply
-    strict = Pipeline(logged.settings.model_copy(update={"stale_after_days": 1})).triage(ACA_LOG)
+    strict = KbService(logged.settings.model_copy(update={"stale_after_days": 1})).triage(ACA_LOG)
     assert strict.citations and all(c.stale for c in strict.citations if c.updated)
     assert "may be outdated" in strict.reply
 
 
-def test_triage_is_logged_and_feeds_the_gaps(logged: Pipeline) -> None:
+def test_triage_is_logged_and_feeds_the_gaps(logged: KbService) -> None:
     logged.triage(ACA_LOG, channel="ui")
     logged.triage(UNKNOWN, channel="ui")
     logged.ask("How do I reset the label printer driver on a Zebra ZD420?", channel="ui")

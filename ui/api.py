@@ -13,13 +13,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.errors import IndexMismatchError, IndexNotFoundError, KbqaError, QuestionError
-from rag.index.embeddings import model_loads
-from rag.records.query_log import Channel
-from rag.settings import AnswerMode
-from rag.types import Answer, SearchHit, Triage
+from rag import (
+    Answer,
+    AnswerMode,
+    Channel,
+    IndexMismatchError,
+    IndexNotFoundError,
+    KbqaError,
+    KbService,
+    QuestionError,
+    SearchHit,
+    Triage,
+)
 from ui.remote import CHANNEL_HEADER
-from ui.service import KbService
 
 
 class AskRequest(BaseModel):
@@ -111,7 +117,7 @@ def install(app: FastAPI, service: KbService) -> None:
         responses=_ERRORS,
     )
     def ask(body: AskRequest, request: Request) -> dict[str, Any]:
-        answer = service.pipeline.ask(
+        answer = service.ask(
             body.question, k=body.k, tags=body.tags, history=body.history, mode=body.mode, channel=_channel(request)
         )
         return answer.to_dict()
@@ -123,7 +129,7 @@ def install(app: FastAPI, service: KbService) -> None:
         responses=_ERRORS,
     )
     def search(body: SearchRequest, request: Request) -> dict[str, Any]:
-        hits = service.pipeline.search(body.query, k=body.k, tags=body.tags, channel=_channel(request))
+        hits = service.search(body.query, k=body.k, tags=body.tags, channel=_channel(request))
         return {"hits": [asdict(h) for h in hits]}
 
     @router.post(
@@ -133,7 +139,7 @@ def install(app: FastAPI, service: KbService) -> None:
         responses=_ERRORS,
     )
     def triage(body: TriageRequest, request: Request) -> dict[str, Any]:
-        return service.pipeline.triage(body.ticket, tags=body.tags, channel=_channel(request)).to_dict()
+        return service.triage(body.ticket, tags=body.tags, channel=_channel(request)).to_dict()
 
     @router.get(
         "/health",
@@ -142,11 +148,8 @@ def install(app: FastAPI, service: KbService) -> None:
         responses={503: {"model": HealthResponse}},
     )
     def health() -> JSONResponse:
-        if not service.ready():
-            return JSONResponse({"status": "no_index", "message": "No index yet; run `kbqa ingest`."}, 503)
-        return JSONResponse(
-            {"status": "ok", "chunks": service.pipeline.index.count(), "embedding_model_loads": model_loads()}
-        )
+        status = service.health()
+        return JSONResponse(status, 200 if status["status"] == "ok" else 503)
 
     @router.get(
         "/articles",
@@ -155,9 +158,7 @@ def install(app: FastAPI, service: KbService) -> None:
         responses=_ERRORS,
     )
     def articles() -> dict[str, Any]:
-        if not service.ready():
-            raise IndexNotFoundError(service.pipeline.index.where)
-        return {"articles": service.pipeline.index.articles()}
+        return {"articles": service.articles()}
 
     app.include_router(router)
 

@@ -12,11 +12,8 @@ from typing import Any
 import gradio as gr
 from gradio import utils as gradio_utils
 
-from rag.errors import KbqaError
-from rag.records.feedback import REASONS
-from rag.types import Answer
+from rag import REASONS, Answer, KbqaError, KbService
 from ui import render
-from ui.service import KbService
 from ui.words import count
 
 EXAMPLES = [
@@ -50,12 +47,6 @@ def build_blocks(service: KbService) -> gr.Blocks:
     return blocks
 
 
-def _tag_choices(service: KbService) -> list[str]:
-    if not service.ready():
-        return []
-    return sorted({t for a in service.pipeline.index.articles() for t in a["tags"]})
-
-
 def _chat_tab(service: KbService) -> None:
     queries = gr.State([])  # each turn's standalone query, for follow-ups
     last = gr.State(None)  # the last Answer, for feedback
@@ -69,7 +60,7 @@ def _chat_tab(service: KbService) -> None:
                 ask = gr.Button("Ask", variant="primary", elem_id="kbqa-ask")
                 new_chat = gr.Button("New chat", elem_id="kbqa-new-chat")
             with gr.Row():
-                tags = gr.Dropdown(_tag_choices(service), multiselect=True, label="Only articles tagged", value=[])
+                tags = gr.Dropdown(service.tags(), multiselect=True, label="Only articles tagged", value=[])
                 mode = gr.Radio(
                     ["extractive", "llm"],
                     value=service.settings.answer_mode,
@@ -98,7 +89,7 @@ def _chat_tab(service: KbService) -> None:
         answer: Answer | None = None
         shown = ""
         try:
-            events = service.pipeline.ask_stream(
+            events = service.ask_stream(
                 message,
                 tags=tag_filter or (),
                 history=previous,
@@ -139,7 +130,7 @@ def _chat_tab(service: KbService) -> None:
     def rate(rating: str, answer: Answer | None, why: str, note: str) -> str:
         if answer is None:
             return "Ask a question first."
-        row = service.feedback.record(answer, rating, why or "", note or "", service.settings.public())  # type: ignore[arg-type]
+        row = service.rate(answer, rating, why or "", note or "")  # type: ignore[arg-type]
         return f"Thanks — feedback #{row} saved."
 
     up.click(lambda a, r, c: rate("up", a, r, c), [last, reason, comment], feedback_status, api_name="rate_up")
@@ -156,13 +147,13 @@ def _search_tab(service: KbService) -> None:
     query = gr.Textbox(
         label="Search the KB", placeholder="Words, an error message or a log excerpt", lines=3, elem_id="kbqa-search"
     )
-    tags = gr.Dropdown(_tag_choices(service), multiselect=True, label="Only articles tagged", value=[])
+    tags = gr.Dropdown(service.tags(), multiselect=True, label="Only articles tagged", value=[])
     go = gr.Button("Search", variant="primary", elem_id="kbqa-search-go")
     results = gr.HTML("", elem_id="kbqa-search-box")
 
     def run(text: str, tag_filter: list[str]) -> str:
         try:
-            return render.search_results(service.pipeline.search(text, k=10, tags=tag_filter or (), channel="ui"))
+            return render.search_results(service.search(text, k=10, tags=tag_filter or (), channel="ui"))
         except KbqaError as exc:
             raise gr.Error(str(exc)) from exc
 
@@ -185,7 +176,7 @@ def _triage_tab(service: KbService) -> None:
                 elem_id="kbqa-ticket",
             )
             with gr.Row():
-                tags = gr.Dropdown(_tag_choices(service), multiselect=True, label="Only products / tags", value=[])
+                tags = gr.Dropdown(service.tags(), multiselect=True, label="Only products / tags", value=[])
                 go = gr.Button("Triage", variant="primary", elem_id="kbqa-triage-go")
             reply = gr.Textbox(
                 label="Reply draft (Markdown, with citations)",
@@ -199,7 +190,7 @@ def _triage_tab(service: KbService) -> None:
 
     def run(text: str, tag_filter: list[str]) -> tuple[str, str]:
         try:
-            result = service.pipeline.triage(text, tags=tag_filter or (), channel="ui")
+            result = service.triage(text, tags=tag_filter or (), channel="ui")
         except KbqaError as exc:
             raise gr.Error(str(exc)) from exc
         return render.triage(result), result.reply
@@ -211,10 +202,7 @@ def _triage_tab(service: KbService) -> None:
 def _articles_table(service: KbService) -> list[list[Any]]:
     if not service.ready():
         return []
-    return [
-        [a["article_id"], a["title"], ", ".join(a["tags"]), a["updated"], a["chunks"]]
-        for a in service.pipeline.index.articles()
-    ]
+    return [[a["article_id"], a["title"], ", ".join(a["tags"]), a["updated"], a["chunks"]] for a in service.articles()]
 
 
 def _library_tab(service: KbService) -> None:
@@ -291,7 +279,7 @@ def _evaluate_tab(service: KbService) -> None:
             raise gr.Error("Upload an eval set or an answers file first.")
         path = _uploaded(file)
         try:
-            result, folder = service.evaluate(
+            result, folder = service.evaluate_file(
                 path, progress=lambda done, total: progress((done, total), desc="evaluating")
             )
         except KbqaError as exc:
@@ -322,7 +310,7 @@ def _gaps_tab(service: KbService) -> None:
     def run(similarity: float) -> tuple[Any, str]:
         import pandas as pd
 
-        clusters = service.pipeline.gaps(similarity)[:15]
+        clusters = service.gaps(similarity)[:15]
         rows = [
             {"group": f"{n}. {c.suggested_title.removeprefix('KB: ')[:40]}", "questions": count, "why": why}
             for n, c in enumerate(clusters, 1)

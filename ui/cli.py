@@ -1,4 +1,5 @@
-"""The `kbqa` command: a thin layer over rag.Pipeline. Errors become messages only here."""
+"""The `kbqa` command: a thin layer over rag.KbService (or a running server's REST API). Errors become messages
+only here."""
 
 from __future__ import annotations
 
@@ -16,15 +17,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 from typer.core import TyperGroup
 
-from rag.errors import KbqaError, QuestionError
-from rag.settings import AnswerMode, Settings, load_settings
-from rag.types import VERDICT_LABELS, Answer, SearchHit, display_path
+from rag import (
+    VERDICT_LABELS,
+    Answer,
+    AnswerMode,
+    KbqaError,
+    QuestionError,
+    SearchHit,
+    Settings,
+    display_path,
+    load_settings,
+)
 from ui import cli_views as views
 from ui.words import count
 
-if TYPE_CHECKING:  # loaded by the commands that use them: `kbqa --help` should not wait for Chroma and LangChain
-    from rag.pipeline import Pipeline
-    from rag.records.query_log import QueryLog
+if TYPE_CHECKING:  # `from rag import` loads each name on first use: `kbqa --help` does not wait for Chroma
+    from rag import KbService
 
 app = typer.Typer(
     help="kbqa: ask your support KB. Answers cite the article and section they come from, "
@@ -78,10 +86,10 @@ def _progress_bar(quiet: bool) -> Progress:
     )
 
 
-def _pipeline(ctx: typer.Context, settings: Settings | None = None) -> Pipeline:
-    from rag.pipeline import Pipeline
+def _service(ctx: typer.Context, settings: Settings | None = None) -> KbService:
+    from rag import KbService
 
-    return Pipeline(settings or load_settings(**(ctx.obj or {})))
+    return KbService(settings or load_settings(**(ctx.obj or {})))
 
 
 Local = Annotated[
@@ -122,7 +130,7 @@ def ingest(
 
     Exit status 1 means some files could not be read: they are listed, and the rest was indexed.
     """
-    pipeline = _pipeline(ctx)
+    service = _service(ctx)
     with _progress_bar(quiet=as_json) as bar:
         tasks: dict[str, Any] = {}
 
@@ -131,7 +139,7 @@ def ingest(
                 tasks[stage] = bar.add_task(stage, total=total or 1)
             bar.update(tasks[stage], completed=done if total else 1, total=total or 1)
 
-        report = pipeline.ingest(paths or None, progress=progress, rebuild=rebuild)
+        report = service.ingest(paths or None, progress=progress, rebuild=rebuild)
     if as_json:
         from dataclasses import asdict
 
@@ -181,7 +189,7 @@ def ask(
         else:
             _print_answer(_parsed(Answer, data))
         return
-    stream = _pipeline(ctx, settings).ask_stream(question, k=k, tags=tag or (), mode=mode, channel="cli")
+    stream = _service(ctx, settings).ask_stream(question, k=k, tags=tag or (), mode=mode, channel="cli")
     if as_json:
         answer = next(e for e in stream if isinstance(e, Answer))
         out.print_json(json.dumps(answer.to_dict()))
@@ -220,7 +228,7 @@ def search(
             return
         hits = _parsed(list[SearchHit], found)
     else:
-        hits = _pipeline(ctx, settings).search(query, k=k, tags=tag or (), channel="cli")
+        hits = _service(ctx, settings).search(query, k=k, tags=tag or (), channel="cli")
     if as_json:
         from dataclasses import asdict
 
@@ -253,7 +261,7 @@ def triage(
     ticket = _read_ticket(source)
     settings, url = _server(ctx, local)
     if url is not None:
-        from rag.types import Triage
+        from rag import Triage
         from ui.remote import call
 
         data = call(url, "/api/triage", {"ticket": ticket, "tags": tag or []}, settings)
@@ -262,7 +270,7 @@ def triage(
             return
         result = _parsed(Triage, data)
     else:
-        result = _pipeline(ctx, settings).triage(ticket, tags=tag or (), channel="cli")
+        result = _service(ctx, settings).triage(ticket, tags=tag or (), channel="cli")
     if as_json:
         out.print_json(json.dumps(result.to_dict(), default=str))
     elif reply:
@@ -292,7 +300,7 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Show what is indexed: articles, chunks, tags."""
-    data = _pipeline(ctx).stats()
+    data = _service(ctx).stats()
     if as_json:
         out.print_json(json.dumps(data))
         return
@@ -348,7 +356,7 @@ def gaps(
 ) -> None:
     """What the KB is missing: unanswered, low-confidence and thumbs-down questions, grouped, with the article to
     write for each group (from the query log and feedback)."""
-    clusters = _pipeline(ctx).gaps(threshold)[:top]
+    clusters = _service(ctx).gaps(threshold)[:top]
     if as_json:
         out.print_json(json.dumps([c.to_dict() for c in clusters]))
     else:
@@ -367,7 +375,7 @@ def log_list(
     limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="Rows to show, newest first.")] = 20,
 ) -> None:
     """The latest logged questions, searches and triages."""
-    views.print_log_list(out, _query_log(ctx).rows(limit))
+    views.print_log_list(out, _service(ctx).logged(limit))
 
 
 @log_app.command("show")
@@ -378,26 +386,13 @@ def log_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the logged row (and the replay) as JSON.")] = False,
 ) -> None:
     """One logged question: what was searched, retrieved and answered; replayed on the current index."""
-    row = _query_log(ctx).get(row_id)
-    if row is None:
-        raise QuestionError(f"No row {row_id} in the query log. `kbqa log list` shows the ids.")
-    again = views.replay(_pipeline(ctx), row) if replay else None
+    service = _service(ctx)
+    row = service.logged_row(row_id)
+    again = service.replay(row) if replay else None
     if as_json:
         out.print_json(json.dumps({"logged": row, "replay": again}, default=str))
     else:
         views.print_log_row(out, row, again)
-
-
-def _query_log(ctx: typer.Context) -> QueryLog:
-    settings = load_settings(**(ctx.obj or {}))
-    if not settings.query_log_path.is_file():
-        raise QuestionError(
-            f"No query log at {settings.query_log_path} yet: questions asked through the web app, API or CLI are "
-            "logged there (unless KBQA_QUERY_LOG=false)."
-        )
-    from rag.records.query_log import QueryLog
-
-    return QueryLog(settings.query_log_path)
 
 
 eval_app = typer.Typer(
@@ -423,13 +418,13 @@ def eval_run(
     mode: Annotated[AnswerMode | None, typer.Option(help="Answer mode to evaluate (env KBQA_ANSWER_MODE).")] = None,
 ) -> None:
     """Run an eval set through the pipeline and score retrieval, answers, citations, abstention, latency."""
-    from rag.evaluation.run import evaluate, load_eval_set, summarize
+    from rag import load_eval_set, summarize
 
     items = load_eval_set(evalset)
     _run_eval(
         ctx,
-        lambda pipeline, progress: evaluate(pipeline, items, progress, mode),
-        lambda pipeline: summarize([], pipeline.settings.top_k),
+        lambda service, progress: service.evaluate(items, progress, mode),
+        lambda service: summarize([], service.settings.top_k),
         len(items),
         run_dir,
         fail_under,
@@ -451,13 +446,13 @@ def eval_answers(
 
     For each answer: the KB articles that support it, the sentences no KB source supports, and whether the
     articles it cites exist. Same run folder and report as `kbqa eval`."""
-    from rag.evaluation.answers import check_answers, load_answers, summarize_answers
+    from rag import load_answers, summarize_answers
 
     items = load_answers(answers_file)
     _run_eval(
         ctx,
-        lambda pipeline, progress: check_answers(pipeline, items, progress),
-        lambda _pipeline: summarize_answers([]),
+        lambda service, progress: service.check_answers(items, progress),
+        lambda _service: summarize_answers([]),
         len(items),
         run_dir,
         fail_under,
@@ -472,9 +467,9 @@ def eval_compare(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the Markdown here.")] = None,
 ) -> None:
     """Metric deltas and the questions that flipped between two runs, as Markdown."""
-    from rag.evaluation.compare import compare, load_run
+    from rag import compare_runs, load_run
 
-    report = compare(load_run(run_a), load_run(run_b))
+    report = compare_runs(load_run(run_a), load_run(run_b))
     if output:
         output.write_text(report, encoding="utf-8")
         err.print(f"Wrote {output}.")
@@ -484,8 +479,8 @@ def eval_compare(
 
 def _run_eval(
     ctx: typer.Context,
-    run: Callable[[Pipeline, Callable[[int, int], None]], Any],
-    metrics: Callable[[Pipeline], dict[str, Any]],
+    run: Callable[[KbService, Callable[[int, int], None]], Any],
+    metrics: Callable[[KbService], dict[str, Any]],
     total: int,
     run_dir: Path | None,
     fail_under: str | None,
@@ -493,14 +488,14 @@ def _run_eval(
 ) -> None:
     import time
 
-    from rag.evaluation.run import check_gate, gate_failures, parse_gate
+    from rag import check_gate, gate_failures, parse_gate
 
     gate = parse_gate(fail_under or "")
-    pipeline = _pipeline(ctx)
-    check_gate(gate, metrics(pipeline))
+    service = _service(ctx)
+    check_gate(gate, metrics(service))
     with _progress_bar(quiet=as_json) as bar:
         task = bar.add_task("evaluating", total=total)
-        result = run(pipeline, lambda done, _total: bar.update(task, completed=done))
+        result = run(service, lambda done, _total: bar.update(task, completed=done))
     folder = result.write(run_dir or Path("eval/runs") / time.strftime("%Y%m%d-%H%M%S"))
     if as_json:
         out.print_json(json.dumps(result.summary))
@@ -535,20 +530,18 @@ def calibrate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Fit the abstention thresholds to your KB from labelled questions, with the trade-off curve."""
-    from rag.evaluation.calibration import confidences, fit, render_report, write_thresholds
-    from rag.evaluation.run import load_eval_set
+    from rag import load_eval_set, render_calibration, write_thresholds
 
     items = [i for i in load_eval_set(evalset) if i.question]
-    pipeline = _pipeline(ctx)
+    service = _service(ctx)
     with _progress_bar(quiet=as_json) as bar:
         task = bar.add_task("asking", total=len(items))
-        answerable, unanswerable = confidences(pipeline, items, lambda done, _: bar.update(task, completed=done))
-    result = fit(answerable, unanswerable, min_refused)
-    report.write_text(render_report(result, str(evalset)), encoding="utf-8")
+        result = service.calibrate(items, min_refused, lambda done, _: bar.update(task, completed=done))
+    report.write_text(render_calibration(result, str(evalset)), encoding="utf-8")
     if as_json:
         out.print_json(json.dumps(result.summary()))
     else:
-        views.print_calibration(out, result, pipeline.settings)
+        views.print_calibration(out, result, service.settings)
     err.print(f"Trade-off curve written to {report}.")
     if write:
         write_thresholds(write, result)
@@ -575,12 +568,13 @@ def verifier_train(
     identifiers swapped, taken from other articles), then a fine-tuned cross-encoder exported to ONNX int8.
     Needs the training extra: pip install 'kbqa[train]'. About 25 minutes on 2 cores for 9,000 pairs. Experimental:
     see eval/README.md (The answer verifier) for what it does and does not catch yet."""
-    from rag.verify.training import Recipe, train
+    from rag import VerifierRecipe, train_verifier
 
     settings = load_settings(**(ctx.obj or {}))
     out = out or settings.index_dir / "verifier"
     paths = corpus or [settings.corpus_dir]
-    report = train(paths, out, Recipe(seed=seed, sentences_per_article=sentences_per_article), progress=err.print)
+    recipe = VerifierRecipe(seed=seed, sentences_per_article=sentences_per_article)
+    report = train_verifier(paths, out, recipe, progress=err.print)
     err.print(f"Trained on {report['pairs']:,} pairs in {report['seconds']} s; model in {out}.")
     err.print(f"Use it: KBQA_VERIFIER=true (with KBQA_VERIFIER_MODEL={out} if that is not index_dir/verifier).")
 
@@ -596,12 +590,11 @@ def feedback_export(
     rating: Annotated[str, typer.Option(help="down, up or all.")] = "down",
 ) -> None:
     """Write feedback as JSONL in the eval-set format, so downvoted questions become eval cases."""
-    from rag.records.feedback import FeedbackStore, to_eval_item
+    from rag import to_eval_item
 
     if rating not in ("down", "up", "all"):
         raise typer.BadParameter("use down, up or all", param_hint="--rating")
-    settings = load_settings(**(ctx.obj or {}))
-    rows = FeedbackStore(settings.feedback_path).rows(None if rating == "all" else rating)  # type: ignore[arg-type]
+    rows = _service(ctx).feedback_rows(None if rating == "all" else rating)  # type: ignore[arg-type]
     lines = "".join(json.dumps(to_eval_item(r), ensure_ascii=False) + "\n" for r in rows)
     if output:
         output.write_text(lines, encoding="utf-8")
@@ -632,7 +625,7 @@ def _print_answer(answer: Answer) -> None:
 
 
 def main() -> None:
-    from rag.offline import offline_environment
+    from rag import offline_environment
 
     offline_environment()
     try:

@@ -8,14 +8,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rag.types import TRIAGE_LABELS, display_path
+from rag import TRIAGE_LABELS, display_path
 
 if TYPE_CHECKING:  # annotations only: the modules load when the commands that use them run
-    from rag.evaluation.calibration import Calibration
-    from rag.pipeline import Pipeline
-    from rag.records.gaps import GapCluster
-    from rag.settings import Settings
-    from rag.types import Triage
+    from rag import Calibration, GapCluster, Settings, Triage
 
 TRIAGE_STYLE = {"known_issue": "bold green", "possible_match": "bold yellow", "no_known_issue": "bold red"}
 
@@ -70,20 +66,6 @@ def print_log_list(out: Console, rows: list[dict[str, Any]]) -> None:
             str(r["id"]), r["created_at"], r["kind"], r["channel"], r["verdict"], f"{r['latency_ms']:.0f}", first
         )
     out.print(table)
-
-
-def replay(pipeline: Pipeline, row: dict[str, Any]) -> dict[str, Any]:
-    """The logged question run again on the current index: verdict, retrieved ids, answer."""
-    tags = row["tags"]
-    if row["kind"] == "search":
-        hits = pipeline.search(row["question"], tags=tags)
-        return {"verdict": "hits" if hits else "no_hits", "retrieved": [h.chunk_id for h in hits], "answer": ""}
-    if row["kind"] == "triage":
-        result = pipeline.triage(row["question"], tags=tags)
-        retrieved = [m.chunk_id for m in result.matches]
-        return {"verdict": result.verdict, "retrieved": retrieved, "answer": result.reply}
-    answer = pipeline.ask(row["question"], tags=tags)
-    return {"verdict": answer.verdict, "retrieved": [r.chunk_id for r in answer.retrieved], "answer": answer.text}
 
 
 def print_log_row(out: Console, row: dict[str, Any], again: dict[str, Any] | None) -> None:

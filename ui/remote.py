@@ -19,9 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from rag import errors
-from rag.errors import KbqaError
-from rag.settings import Settings
+from rag import KbqaError, Settings, exit_code_of
 
 SERVER_FILE = "server.json"
 CHANNEL_HEADER = "X-Kbqa-Channel"
@@ -34,8 +32,7 @@ class RemoteError(KbqaError):
 
     def __init__(self, name: str, message: str) -> None:
         super().__init__(message)
-        known = getattr(errors, name, None)
-        self.exit_code = known.exit_code if isinstance(known, type) and issubclass(known, KbqaError) else 1
+        self.exit_code = exit_code_of(name)
 
 
 def announce(settings: Settings) -> Path:

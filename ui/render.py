@@ -8,18 +8,19 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from rag.evaluation.report import failed, metric_bars
-from rag.evaluation.run import EvalRun
-from rag.records.gaps import GapCluster
-from rag.types import (
+from rag import (
     TRIAGE_LABELS,
     VERDICT_LABELS,
     Answer,
     Citation,
+    EvalRun,
+    GapCluster,
     SearchHit,
     Triage,
     TriageItem,
     display_path,
+    failed,
+    metric_bars,
     safe_url,
 )
 

@@ -11,10 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from rag.errors import SettingsError
-from rag.offline import offline_environment
-from rag.settings import Settings
-from ui.service import KbService
+from rag import KbService, Settings, SettingsError, offline_environment
 
 
 def _credentials(auth: str) -> tuple[str, str]:
@@ -99,6 +96,7 @@ def create_app(settings: Settings, service: KbService | None = None) -> FastAPI:
     from ui.render import CSS
 
     service = service or KbService(settings)
+    service.feedback  # noqa: B018 -- opened now: a read-only index folder is said before the app serves
     app = FastAPI(title="kbqa", description="Ask the support KB: answers with citations, or a plain abstention.")
     if settings.auth:
         user, password = _credentials(settings.auth)
@@ -137,7 +135,8 @@ def serve(settings: Settings) -> None:
     from ui.remote import announce
 
     service = KbService(settings)
-    service.ensure_index()
+    service.feedback  # noqa: B018 -- a read-only index folder is said before indexing starts
+    service.ensure_index()  # before the app is built: its tag lists and library table read the index
     app = create_app(settings, service)
     announced = announce(settings)  # `kbqa ask` on this index answers through this server from now on
     # Removed on the way down: uvicorn re-raises SIGTERM once it has shut down, so a `finally` would not run.

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import EvalSetError
 from rag.evaluation.run import EvalRun, latency_summary, support_row
@@ -23,6 +23,9 @@ from rag.index.keyword import ids_fingerprint, tokenize
 from rag.ingest.chunking import chunk_body
 from rag.text.sentences import split_units
 from rag.verify.grounding import claim, strip_citations
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
 
 _LIST_SPLIT = re.compile(r"\s*[;,|]\s*")
 _ALIASES = {
@@ -125,7 +128,7 @@ def _norm(text: str) -> str:
 
 
 def check_answers(
-    pipeline: Any, items: Sequence[AnswerItem], progress: Callable[[int, int], None] | None = None
+    pipeline: Pipeline, items: Sequence[AnswerItem], progress: Callable[[int, int], None] | None = None
 ) -> EvalRun:
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     resolver = ArticleResolver(pipeline.index.articles())
@@ -147,7 +150,7 @@ def check_answers(
     return EvalRun(rows, summarize_answers(rows), config)
 
 
-def check_answer(pipeline: Any, item: AnswerItem, resolver: ArticleResolver) -> dict[str, Any]:
+def check_answer(pipeline: Pipeline, item: AnswerItem, resolver: ArticleResolver) -> dict[str, Any]:
     started = time.perf_counter()
     # A bare "Yes."/"No." is a verdict, not a checkable claim: it is judged through the sentences after it.
     sentences = [strip_citations(u.text) for u in split_units(item.answer) if u.kind != "code"]
@@ -194,7 +197,7 @@ def check_answer(pipeline: Any, item: AnswerItem, resolver: ArticleResolver) -> 
     return row
 
 
-def _candidates(pipeline: Any, sentence: str, question: str) -> list[Any]:
+def _candidates(pipeline: Pipeline, sentence: str, question: str) -> list[Any]:
     """Chunks found for the sentence alone and with its question (the question resolves "it", "that")."""
     found = {str(c.id): c for c in pipeline.retriever.invoke(sentence, k=SOURCES_PER_SENTENCE)}
     if question:

@@ -13,11 +13,14 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import CalibrationError
 from rag.evaluation.metrics import best_threshold
 from rag.evaluation.run import EvalItem
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
 
 _STEPS = 101
 
@@ -50,7 +53,7 @@ class Calibration:
 
 
 def confidences(
-    pipeline: Any, items: Sequence[EvalItem], progress: Callable[[int, int], None] | None = None
+    pipeline: Pipeline, items: Sequence[EvalItem], progress: Callable[[int, int], None] | None = None
 ) -> tuple[list[float], list[float]]:
     """The answer confidence of every labelled question: (answerable, out of the KB)."""
     answerable: list[float] = []

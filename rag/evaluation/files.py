@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rag.errors import EvalSetError
 from rag.evaluation.answers import check_answers, load_answers
 from rag.evaluation.run import EvalRun, evaluate, load_eval_set
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
 
 
 def file_kind(path: Path) -> str:
@@ -26,7 +29,7 @@ def file_kind(path: Path) -> str:
     return "answers" if isinstance(record, dict) and "answerable" not in record and "answer" in record else "questions"
 
 
-def run_file(pipeline: Any, path: Path, progress: Callable[[int, int], None] | None = None) -> EvalRun:
+def run_file(pipeline: Pipeline, path: Path, progress: Callable[[int, int], None] | None = None) -> EvalRun:
     if file_kind(path) == "answers":
         return check_answers(pipeline, load_answers(path), progress)
     return evaluate(pipeline, load_eval_set(path), progress)

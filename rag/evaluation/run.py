@@ -24,10 +24,13 @@ from rag.evaluation.metrics import dedupe, hit_at, ndcg_at, recall_at, reciproca
 from rag.evaluation.report import render_report
 from rag.index.keyword import ids_fingerprint, tokenize
 from rag.ingest.chunking import strip_context_line
+from rag.triage.triage import triage
 from rag.types import Answer
 from rag.verify.grounding import CONTRADICTED, GroundednessScorer, Support, claim
 
 if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
+    from rag.settings import AnswerMode
     from rag.types import Triage
 
 _WORD = re.compile(r"\w+")
@@ -336,12 +339,12 @@ class EvalRun:
 
 
 def evaluate(
-    pipeline: Any,
+    pipeline: Pipeline,
     items: Sequence[EvalItem],
     progress: Callable[[int, int], None] | None = None,
-    mode: str | None = None,
+    mode: AnswerMode | None = None,
 ) -> EvalRun:
-    """Run every question through ``pipeline.ask`` (a ticket through ``pipeline.triage``) and score it; one failing
+    """Run every question through ``pipeline.ask`` (a ticket through triage) and score it; one failing
     item does not stop the run."""
     mode = mode or pipeline.settings.answer_mode
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -354,7 +357,7 @@ def evaluate(
     for done, item in enumerate(items, 1):
         try:
             if item.ticket:
-                rows.append(score_triage(item, pipeline.triage(item.ticket), k))
+                rows.append(score_triage(item, triage(pipeline, item.ticket), k))
             else:
                 answer = pipeline.ask(item.question, mode=mode)
                 rows.append(score_item(item, answer, chunk_texts, k, pipeline.grounding))

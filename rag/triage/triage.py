@@ -10,6 +10,7 @@ supply the structured parts.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -86,7 +87,14 @@ class Parts(Protocol):
     def mark_stale(self, citations: Sequence[Citation]) -> None: ...
 
 
-def triage(pipeline: Parts, ticket: str, tags: tuple[str, ...] | list[str] = ()) -> Triage:
+def triage(pipeline: Parts, ticket: str, tags: Sequence[str] = ()) -> Triage:
+    started = time.perf_counter()
+    result = _triage(pipeline, ticket, tags)
+    result.timings["total_ms"] = (time.perf_counter() - started) * 1e3
+    return result
+
+
+def _triage(pipeline: Parts, ticket: str, tags: Sequence[str]) -> Triage:
     text = pipeline.check_question(ticket, what="ticket")
     signals = extract(text)
     query = signals.query() or condense(text)  # a paste of nothing but noise: searched as a log
