@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         TriageItem,
         display_path,
         safe_url,
+        search_results,
     )
     from rag.verify.training import Recipe as VerifierRecipe
     from rag.verify.training import train as train_verifier
@@ -73,6 +74,7 @@ _HOME: dict[str, tuple[str, str]] = {
             "VERDICT_LABELS",
             "display_path",
             "safe_url",
+            "search_results",
         )
     },
     "IngestReport": ("rag.index.store", "IngestReport"),
@@ -152,6 +154,7 @@ __all__ = [
     "parse_gate",
     "render_calibration",
     "safe_url",
+    "search_results",
     "summarize",
     "summarize_answers",
     "to_eval_item",

@@ -136,6 +136,11 @@ class SearchHit:
     stale: bool = False
 
 
+def search_results(hits: list[SearchHit]) -> dict[str, Any]:
+    """The one JSON shape of search results: `kbqa search --json` and ``POST /api/search`` alike."""
+    return {"schema_version": SCHEMA_VERSION, "hits": [asdict(h) for h in hits]}
+
+
 # What each verdict is called wherever a person reads it (CLI, web app, reports): one wording everywhere.
 VERDICT_LABELS: dict[str, str] = {
     "answered": "answered",

@@ -66,7 +66,9 @@ def test_abstention_in_cli(indexed: Path) -> None:
 def test_search_and_stats(indexed: Path) -> None:
     """search lists articles with matched terms; stats counts what is indexed."""
     result = run("--index-dir", str(indexed), "search", "AADSTS70021", "--json")
-    hits = json.loads(result.stdout)
+    shown = json.loads(result.stdout)
+    assert shown["schema_version"] == 1
+    hits = shown["hits"]
     assert hits[0]["article_id"] == "aks-workload-identity-troubleshooting"
     assert "AADSTS70021" in hits[0]["matched_terms"]
     stats = json.loads(run("--index-dir", str(indexed), "stats", "--json").stdout)

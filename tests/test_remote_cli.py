@@ -40,6 +40,9 @@ def test_the_cli_answers_through_a_running_server(tmp_path: Path, corpus_copy: P
         remote = json.loads(_kbqa(index, corpus_copy, "ask", QUESTION, "--json").stdout)
         local = json.loads(_kbqa(index, corpus_copy, "ask", QUESTION, "--json", "--local").stdout)
         assert {k: v for k, v in remote.items() if k != "timings"} == {k: v for k, v in local.items() if k != "timings"}
+        remote = json.loads(_kbqa(index, corpus_copy, "search", "kube-proxy", "--json").stdout)
+        local = json.loads(_kbqa(index, corpus_copy, "search", "kube-proxy", "--json", "--local").stdout)
+        assert remote == local and remote["schema_version"] == 1 and remote["hits"]  # one shape, CLI and API
 
         # Errors keep their message and exit code.
         remote, local = _kbqa(index, corpus_copy, "ask", "   "), _kbqa(index, corpus_copy, "ask", "   ", "--local")

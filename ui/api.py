@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import asdict
 from http import HTTPStatus
 from typing import Any, get_type_hints
 
@@ -24,6 +23,7 @@ from rag import (
     QuestionError,
     SearchHit,
     Triage,
+    search_results,
 )
 from ui.remote import CHANNEL_HEADER
 
@@ -60,6 +60,7 @@ TriageResponse = _model_of(Triage, "TriageResponse")
 
 
 class SearchResponse(BaseModel):
+    schema_version: int
     hits: list[SearchHit]
 
 
@@ -129,8 +130,7 @@ def install(app: FastAPI, service: KbService) -> None:
         responses=_ERRORS,
     )
     def search(body: SearchRequest, request: Request) -> dict[str, Any]:
-        hits = service.search(body.query, k=body.k, tags=body.tags, channel=_channel(request))
-        return {"hits": [asdict(h) for h in hits]}
+        return search_results(service.search(body.query, k=body.k, tags=body.tags, channel=_channel(request)))
 
     @router.post(
         "/triage",

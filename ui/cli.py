@@ -214,7 +214,9 @@ def search(
     tag: Annotated[
         list[str] | None, typer.Option("--tag", "-t", help="Only articles with this tag (repeatable).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='Print {"schema_version", "hits"} as JSON, as POST /api/search returns.')
+    ] = False,
     local: Local = False,
 ) -> None:
     """List the matching articles, best first, with the matching passage."""
@@ -222,17 +224,17 @@ def search(
     if url is not None:
         from ui.remote import call
 
-        found = call(url, "/api/search", {"query": query, "k": k, "tags": tag or []}, settings)["hits"]
+        found = call(url, "/api/search", {"query": query, "k": k, "tags": tag or []}, settings)
         if as_json:
             out.print_json(json.dumps(found))
             return
-        hits = _parsed(list[SearchHit], found)
+        hits = _parsed(list[SearchHit], found["hits"])
     else:
         hits = _service(ctx, settings).search(query, k=k, tags=tag or (), channel="cli")
     if as_json:
-        from dataclasses import asdict
+        from rag import search_results
 
-        out.print_json(json.dumps([asdict(h) for h in hits]))
+        out.print_json(json.dumps(search_results(hits)))
         return
     if not hits:
         out.print("No matching articles.")
