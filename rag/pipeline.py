@@ -9,6 +9,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,29 +50,18 @@ class Pipeline:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.index = KnowledgeIndex(settings, self.embeddings)
+        self.index = KnowledgeIndex(settings.index, self.embeddings)
         self._answerer: tuple[str, ExtractiveAnswerer] | None = None
 
     def embeddings(self) -> Embeddings:
-        s = self.settings
+        c = self.index.config
         return load_embeddings(
-            s.embedding_model, s.embedding_backend, s.model_cache, s.embedding_device, s.embedding_batch_size
+            c.embedding_model, c.embedding_backend, c.model_cache, c.embedding_device, c.embedding_batch_size
         )
 
     @cached_property
     def retriever(self) -> HybridRetriever:
-        s = self.settings
-        return HybridRetriever(
-            index=self.index,
-            embeddings=self.embeddings,
-            k=s.top_k,
-            candidates=s.candidates,
-            rrf_k=s.rrf_k,
-            dense_weight=s.dense_weight,
-            keyword_weight=s.keyword_weight,
-            max_chunks_per_article=s.max_chunks_per_article,
-            max_tags=s.max_tags,
-        )
+        return HybridRetriever(index=self.index, embeddings=self.embeddings, **asdict(self.settings.retrieval))
 
     @property
     def answerer(self) -> ExtractiveAnswerer:
@@ -79,14 +69,7 @@ class Pipeline:
         view = self.index.view()
         built = self._answerer
         if built is None or built[0] != view.name:
-            s = self.settings
-            answerer = ExtractiveAnswerer(
-                view.keyword().weights,
-                s.abstain_threshold,
-                s.low_confidence_threshold,
-                s.max_answer_sentences,
-                similarity=self.similarity,
-            )
+            answerer = ExtractiveAnswerer(view.keyword().weights, self.settings.answers, similarity=self.similarity)
             built = self._answerer = (view.name, answerer)
         return built[1]
 
@@ -112,7 +95,7 @@ class Pipeline:
         from rag.answer.providers import chat_model
 
         s = self.settings
-        return LlmAnswerer(chat_model(s), self.grounding, s.llm_unsupported, exclusive=s.llm_provider == "local")
+        return LlmAnswerer(chat_model(s.llm), self.grounding, s.llm_unsupported, exclusive=s.llm_provider == "local")
 
     def ask(
         self,

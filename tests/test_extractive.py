@@ -6,6 +6,7 @@ from langchain_core.documents import Document
 
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.index.keyword import question_terms
+from rag.settings import AnswerSettings
 
 
 def chunk(chunk_id: str, article: str, section: str, body: str, dense: float) -> Document:
@@ -43,7 +44,7 @@ CNI = chunk(
 
 def answerer(abstain: float = 0.3, low: float = 0.5) -> ExtractiveAnswerer:
     return ExtractiveAnswerer(
-        lambda question: dict.fromkeys(question_terms(question), 1.0), abstain, low, max_sentences=4
+        lambda question: dict.fromkeys(question_terms(question), 1.0), AnswerSettings(abstain, low, max_sentences=4)
     )
 
 
@@ -166,8 +167,7 @@ def test_meaning_reranks_the_sentences_that_share_the_words() -> None:
     lexical = answerer().answer(question, [doc])
     semantic = ExtractiveAnswerer(
         lambda question: dict.fromkeys(question_terms(question), 1.0),
-        0.3,
-        0.5,
+        AnswerSettings(0.3, 0.5, 4),
         similarity=lambda q, texts: [0.9 if "toleration for" in t else 0.1 for t in texts],
     ).answer(question, [doc])
     assert lexical.sentences[0].text.startswith("Spot pods pending")

@@ -58,3 +58,15 @@ def test_named_config_file_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.setenv("KBQA_CONFIG", str(tmp_path / "nope.toml"))
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings()
+
+
+def test_components_get_frozen_slices_of_the_one_settings_object(tmp_path: Path) -> None:
+    """The index, retriever, answerer and chat model each receive the part they use; the KBQA_* names stay."""
+    import dataclasses
+
+    settings = load_settings(index_dir=tmp_path, top_k=7, abstain_threshold=0.4, llm_provider="ollama", chunk_size=900)
+    assert settings.index.chunk_size == 900 and settings.index.chroma_dir == tmp_path / "chroma"
+    assert settings.retrieval.k == 7 and settings.answers.abstain_threshold == 0.4
+    assert settings.llm.provider == "ollama" and hash(settings.llm) == hash(load_settings(llm_provider="ollama").llm)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.retrieval.k = 3  # type: ignore[misc]

@@ -18,6 +18,7 @@ from langchain_core.documents import Document
 from rag.answer.injection import is_instruction, plain_citations
 from rag.index.keyword import tokenize
 from rag.ingest.chunking import chunk_body
+from rag.settings import AnswerSettings
 from rag.text.sentences import Unit, split_units
 from rag.types import Answer, AnswerSentence, Citation, NearestArticle, RetrievedChunk, Verdict
 
@@ -80,18 +81,16 @@ class ExtractiveAnswerer:
     def __init__(
         self,
         weights: Callable[[str], dict[str, float]],
-        abstain_threshold: float,
-        low_confidence_threshold: float,
-        max_sentences: int = 4,
+        config: AnswerSettings,
         similarity: Callable[[str, list[str]], list[float]] | None = None,
     ) -> None:
         """``similarity(question, texts)`` (cosine, from the embedding model) re-ranks the best sentences by
         meaning: term overlap alone prefers the sentence that repeats the question's words."""
         self._weights = weights
         self._similarity = similarity
-        self.abstain_threshold = abstain_threshold
-        self.low_confidence_threshold = low_confidence_threshold
-        self.max_sentences = max_sentences
+        self.abstain_threshold = config.abstain_threshold
+        self.low_confidence_threshold = config.low_confidence_threshold
+        self.max_sentences = config.max_sentences
 
     def answer(
         self, question: str, chunks: list[Document], article_chunks: Callable[[str], list[Document]] | None = None

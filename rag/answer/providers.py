@@ -11,13 +11,12 @@ import importlib.util
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.errors import LlmError
-from rag.settings import Settings
+from rag.settings import LlmSettings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -36,51 +35,26 @@ def bundled_gguf() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def chat_model(settings: Settings) -> BaseChatModel:
+def chat_model(config: LlmSettings) -> BaseChatModel:
     """The configured chat model, built once per process and configuration (it may hold a loaded model)."""
-    if settings.llm_provider is None:
+    if config.provider is None:
         raise LlmError(
             "No LLM is configured. Set KBQA_LLM_PROVIDER to local, openai, azure or ollama (README: LLM answers), "
             "or ask in extractive mode."
         )
-    return _build(
-        settings.llm_provider,
-        _Request(
-            settings.llm_model,
-            settings.llm_base_url,
-            settings.llm_api_version,
-            settings.llm_api_key_env,
-            settings.llm_temperature,
-            settings.llm_max_tokens,
-            settings.llm_timeout_s,
-            settings.llm_context_tokens,
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class _Request:
-    """What a provider needs to build its chat model (hashable: a built model is reused per configuration)."""
-
-    model: str | None
-    base_url: str | None
-    api_version: str
-    key_env: str
-    temperature: float
-    max_tokens: int
-    timeout: float
-    context: int
+    return _build(config)
 
 
 @lru_cache(maxsize=4)
-def _build(provider: str, request: _Request) -> BaseChatModel:
+def _build(config: LlmSettings) -> BaseChatModel:
+    provider = str(config.provider)
     try:
-        return _PROVIDERS[provider](request)
+        return _PROVIDERS[provider](config)
     except ImportError as exc:
         raise LlmError(_install_hint(provider)) from exc
 
 
-def _openai(r: _Request) -> BaseChatModel:
+def _openai(r: LlmSettings) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
 
     if not r.model:
@@ -100,7 +74,7 @@ def _openai(r: _Request) -> BaseChatModel:
     )
 
 
-def _azure(r: _Request) -> BaseChatModel:
+def _azure(r: LlmSettings) -> BaseChatModel:
     from langchain_openai import AzureChatOpenAI
 
     if not (r.base_url and r.model):
@@ -118,7 +92,7 @@ def _azure(r: _Request) -> BaseChatModel:
     )
 
 
-def _ollama(r: _Request) -> BaseChatModel:
+def _ollama(r: LlmSettings) -> BaseChatModel:
     from langchain_ollama import ChatOllama
 
     if not r.model:
@@ -126,7 +100,7 @@ def _ollama(r: _Request) -> BaseChatModel:
     return ChatOllama(model=r.model, base_url=r.base_url, temperature=r.temperature, num_predict=r.max_tokens)
 
 
-def _local(r: _Request) -> BaseChatModel:
+def _local(r: LlmSettings) -> BaseChatModel:
     with warnings.catch_warnings():
         # langchain-community is being split into standalone packages; llama.cpp's chat model has not moved yet.
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -160,7 +134,7 @@ def _install_hint(provider: str) -> str:
 
 
 # One builder per KBQA_LLM_PROVIDER value; a new provider is one function and one entry here.
-_PROVIDERS: dict[str, Callable[[_Request], BaseChatModel]] = {
+_PROVIDERS: dict[str, Callable[[LlmSettings], BaseChatModel]] = {
     "local": _local,
     "openai": _openai,
     "azure": _azure,

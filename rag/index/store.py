@@ -47,7 +47,7 @@ from rag.errors import (
 from rag.index.keyword import KeywordIndex
 from rag.ingest.chunking import chunk_article, chunk_tags
 from rag.ingest.loaders import discover, load_article
-from rag.settings import Settings
+from rag.settings import IndexSettings
 
 _LOG = logging.getLogger(__name__)
 
@@ -202,10 +202,10 @@ class IndexView:
 
 
 class KnowledgeIndex:
-    """The live generation of the index for one settings object, and the ingest that replaces it."""
+    """The live generation of the index for one configuration, and the ingest that replaces it."""
 
-    def __init__(self, settings: Settings, embeddings: Callable[[], Embeddings]) -> None:
-        self.settings = settings
+    def __init__(self, config: IndexSettings, embeddings: Callable[[], Embeddings]) -> None:
+        self.config = config
         self._embeddings = embeddings
         self._client_cache: Any = None
         self._view: IndexView | None = None
@@ -215,7 +215,7 @@ class KnowledgeIndex:
     # -- opening ---------------------------------------------------------------------------
     def exists(self) -> bool:
         """Whether a live generation exists (asks the server in server mode)."""
-        if not self.settings.chroma_url and not (self.settings.chroma_dir / "chroma.sqlite3").is_file():
+        if not self.config.chroma_url and not (self.config.chroma_dir / "chroma.sqlite3").is_file():
             return False
         return self._live_name() is not None
 
@@ -225,16 +225,16 @@ class KnowledgeIndex:
             from chromadb.config import Settings as ChromaSettings
 
             chroma_settings = ChromaSettings(anonymized_telemetry=False)
-            if self.settings.chroma_url:
-                self._client_cache = _http_client(self.settings.chroma_url, chroma_settings)
+            if self.config.chroma_url:
+                self._client_cache = _http_client(self.config.chroma_url, chroma_settings)
             else:
                 try:
-                    self.settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+                    self.config.chroma_dir.mkdir(parents=True, exist_ok=True)
                     self._client_cache = chromadb.PersistentClient(
-                        path=str(self.settings.chroma_dir), settings=chroma_settings
+                        path=str(self.config.chroma_dir), settings=chroma_settings
                     )
                 except Exception as exc:  # chromadb raises InternalError, sqlite or OS errors
-                    said = not_writable(self.settings.chroma_dir, exc)
+                    said = not_writable(self.config.chroma_dir, exc)
                     if said is exc:
                         raise
                     raise said from exc
@@ -246,7 +246,7 @@ class KnowledgeIndex:
         with self._lock:
             now = time.monotonic()
             if self._view is None or refresh or now - self._checked >= _REFRESH_SECONDS:
-                if self._view is None and not self.settings.chroma_url and not self.exists():
+                if self._view is None and not self.config.chroma_url and not self.exists():
                     raise IndexNotFoundError(self.where)
                 name = self._live_name()
                 if name is None:
@@ -264,11 +264,11 @@ class KnowledgeIndex:
             return str(client.get_collection(self._pointer, embedding_function=None).metadata["active"])
         except NotFoundError:  # no pointer: an index from before generations is its collection itself
             names = {c.name for c in client.list_collections()}
-            return self.settings.collection if self.settings.collection in names else None
+            return self.config.collection if self.config.collection in names else None
 
     @property
     def _pointer(self) -> str:
-        return self.settings.collection + _LIVE_SUFFIX
+        return self.config.collection + _LIVE_SUFFIX
 
     def _open(self, name: str, create: bool = False) -> IndexView:
         from langchain_chroma import Chroma
@@ -279,8 +279,8 @@ class KnowledgeIndex:
             embedding_function=_LazyEmbeddings(self._embeddings),
             collection_configuration={"hnsw": {"space": "cosine"}},
             collection_metadata={
-                "embedding_model": self.settings.embedding_model,
-                "embedding_backend": self.settings.embedding_backend,
+                "embedding_model": self.config.embedding_model,
+                "embedding_backend": self.config.embedding_backend,
                 "schema": SCHEMA_VERSION,
             },
             create_collection_if_not_exists=create,
@@ -289,19 +289,19 @@ class KnowledgeIndex:
         for key in ("embedding_model", "embedding_backend"):
             # Indexes from before backends were selectable were all built with torch.
             built_with = meta.get(key, "torch" if key == "embedding_backend" else None)
-            wanted = getattr(self.settings, key)
+            wanted = getattr(self.config, key)
             if built_with and built_with != wanted:
                 raise IndexMismatchError(
                     f"The index in {self.where} was built with {key.replace('_', ' ')} '{built_with}', but the "
                     f"settings say '{wanted}'. Run `kbqa ingest --rebuild` to re-embed the corpus, or set "
                     f"KBQA_{key.upper()}={built_with}."
                 )
-        return IndexView(name, store, self.settings.keyword_dir / name)
+        return IndexView(name, store, self.config.keyword_dir / name)
 
     @property
     def where(self) -> str:
         """The index's location as a user would name it: a folder or a Chroma server URL."""
-        return self.settings.chroma_url or str(self.settings.index_dir)
+        return self.config.chroma_url or str(self.config.index_dir)
 
     # -- reading (the live generation) ---------------------------------------------------------
     def store(self) -> Any:
@@ -353,10 +353,10 @@ class KnowledgeIndex:
                 try:
                     target = self._build(current, to_add, set(to_delete), progress)
                 except Exception as exc:
-                    if not _out_of_space(self.settings.index_dir, exc):
+                    if not _out_of_space(self.config.index_dir, exc):
                         raise
                     raise IndexWriteError(
-                        f"Ingest stopped: the disk holding {self.settings.index_dir} is full ({exc}). The index in use "
+                        f"Ingest stopped: the disk holding {self.config.index_dir} is full ({exc}). The index in use "
                         "is unchanged and still answers. Free some space (this ingest needed about "
                         f"{_megabytes(len(to_add) + (current.count() if current else 0))} MB), then run `kbqa ingest` "
                         "again; its half-built copy is removed then."
@@ -371,13 +371,13 @@ class KnowledgeIndex:
         """One ingest per index folder at a time, across processes; the OS drops the lock of a killed one."""
         from filelock import FileLock, Timeout
 
-        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(self.settings.index_dir / "ingest.lock", timeout=0)
+        self.config.index_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.config.index_dir / "ingest.lock", timeout=0)
         try:
             return lock.acquire()
         except Timeout:
             raise IndexBusyError(
-                f"Another ingest is running on {self.settings.index_dir}. Wait for it to finish, then run this "
+                f"Another ingest is running on {self.config.index_dir}. Wait for it to finish, then run this "
                 "one again (the index keeps answering meanwhile)."
             ) from None
 
@@ -386,7 +386,7 @@ class KnowledgeIndex:
     ) -> IndexView:
         """A new generation: ``current``'s chunks minus ``drop`` (stored embeddings), plus ``to_add`` embedded."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        view = self._open(f"{self.settings.collection}{_GENERATION_INFIX}{stamp}-{secrets.token_hex(3)}", create=True)
+        view = self._open(f"{self.config.collection}{_GENERATION_INFIX}{stamp}-{secrets.token_hex(3)}", create=True)
         if current is not None:
             total, done = current.count(), 0
             for got in current.pages(["documents", "metadatas", "embeddings"]):
@@ -434,14 +434,14 @@ class KnowledgeIndex:
     def _prune(self, keep: set[str | None]) -> None:
         """Delete this index's generations (and their keyword indexes) not in ``keep``."""
         client = self.client()
-        base = self.settings.collection
+        base = self.config.collection
         for name in [c.name for c in client.list_collections()]:
             ours = name == base or name.startswith(base + _GENERATION_INFIX)
             if ours and name not in keep:
                 client.delete_collection(name)
-        if not self.settings.chroma_url:
-            _remove_orphan_segments(self.settings.chroma_dir)
-        keyword_root = self.settings.keyword_dir
+        if not self.config.chroma_url:
+            _remove_orphan_segments(self.config.chroma_dir)
+        keyword_root = self.config.keyword_dir
         if keyword_root.is_dir():
             for entry in keyword_root.iterdir():
                 # Also the files of the single keyword index from before generations; a save in progress
@@ -489,7 +489,7 @@ class KnowledgeIndex:
         loaded_paths: set[str] = set()
         for done, path in enumerate(files, 1):
             try:
-                article = load_article(path, self.settings.max_file_bytes)
+                article = load_article(path, self.config.max_file_bytes)
                 article_id = article.metadata["article_id"]
                 if article_id in owner:
                     raise LoadError(
@@ -497,7 +497,7 @@ class KnowledgeIndex:
                         f"duplicate article id '{article_id}' (also used by {owner[article_id]}); "
                         "give each article its own id",
                     )
-                chunks = chunk_article(article, self.settings.chunk_size, self.settings.chunk_overlap)
+                chunks = chunk_article(article, self.config.chunk_size, self.config.chunk_overlap)
                 if not chunks:
                     raise LoadError(path, "no article text left after removing headings and chrome")
             except LoadError as exc:
@@ -511,7 +511,7 @@ class KnowledgeIndex:
         return chunks_by_article, loaded_paths
 
     def _add(self, store: Any, chunks: list[Document], progress: Progress | None) -> None:
-        batch = max(self.settings.embedding_batch_size, 1) * 4
+        batch = max(self.config.embedding_batch_size, 1) * 4
         for start in range(0, len(chunks), batch):
             part = chunks[start : start + batch]
             store.add_documents(part, ids=[c.id for c in part])
