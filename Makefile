@@ -35,7 +35,7 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev browser
 
-# The browser tests (tests/test_browser.py) drive Debian's chromium; Playwright's own browsers are not used.
+# The browser tests (tests/ui/test_browser.py) drive Debian's chromium; Playwright's own browsers are not used.
 browser:
 	@test -x /usr/bin/chromium || { \
 		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \

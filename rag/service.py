@@ -37,9 +37,12 @@ Counted = Callable[[int, int], None]
 class KbService:
     """One KB behind one settings object; one ingest at a time."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, pipeline: Pipeline | None = None) -> None:
+        """``pipeline``: the parts to use (tests pass a fake); by default built from ``settings`` on first use."""
         self.settings = settings
         self._ingest_lock = threading.Lock()
+        if pipeline is not None:
+            self.pipeline = pipeline
 
     @cached_property
     def pipeline(self) -> Pipeline:

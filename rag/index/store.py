@@ -324,6 +324,18 @@ class KnowledgeIndex:
     def articles(self) -> list[dict[str, Any]]:
         return self.view().articles()
 
+    def idf(self, token: str) -> float:
+        """How rare ``token`` is in the live generation (BM25's IDF; 0 for a word the KB does not have)."""
+        return self.view().keyword().idf(token)
+
+    def nearest_article(self, vector: Sequence[float]) -> tuple[str, float]:
+        """The title of the article whose chunk is closest to ``vector``, and its cosine similarity."""
+        found = self.store().similarity_search_by_vector_with_relevance_scores(list(vector), k=1)
+        if not found:
+            return "", 0.0
+        doc, distance = found[0]
+        return str(doc.metadata["title"]), 1.0 - float(distance)
+
     # -- ingest ----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[Path], progress: Progress | None = None, rebuild: bool = False) -> IngestReport:
         """Bring the index in step with the corpus files under ``paths``; with ``rebuild``, re-embed all."""

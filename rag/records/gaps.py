@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -22,7 +23,6 @@ from rag.index.keyword import tokenize
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-    from rag.index.store import KnowledgeIndex
     from rag.records.feedback import FeedbackRow
 
 WEAK_VERDICTS = {"abstained": "not in the KB", "no_known_issue": "not in the KB"}
@@ -77,8 +77,16 @@ def gap_questions(log_rows: list[dict[str, Any]], feedback: list[FeedbackRow]) -
     return unique
 
 
+class KbWords(Protocol):
+    """What gaps reads of the index (``rag.index.store.KnowledgeIndex`` has both): no Chroma, no pipeline."""
+
+    def idf(self, token: str) -> float: ...
+
+    def nearest_article(self, vector: Sequence[float]) -> tuple[str, float]: ...
+
+
 def find_gaps(
-    embeddings: Embeddings, index: KnowledgeIndex, questions: list[GapQuestion], threshold: float = 0.6
+    embeddings: Embeddings, index: KbWords, questions: list[GapQuestion], threshold: float = 0.6
 ) -> list[GapCluster]:
     """Group ``questions`` and describe each group; biggest first."""
     if not questions:
@@ -89,16 +97,15 @@ def find_gaps(
     groups = community_detection(vectors, threshold=threshold, min_community_size=1)
     placed = {i for g in groups for i in g}
     groups += [[i] for i in range(len(questions)) if i not in placed]
-    keyword = index.keyword()
-    clusters = [_describe(index, [questions[i] for i in g], vectors[g[0]], keyword.idf) for g in groups]
+    clusters = [_describe(index, [questions[i] for i in g], vectors[g[0]]) for g in groups]
     return sorted(clusters, key=lambda c: (-c.size, c.suggested_title))
 
 
-def _describe(index: KnowledgeIndex, members: list[GapQuestion], centre: np.ndarray, idf: Any) -> GapCluster:
+def _describe(index: KbWords, members: list[GapQuestion], centre: np.ndarray) -> GapCluster:
     why = Counter(m.why.split(" (")[0] for m in members)
     title = _title(members[0].text)  # community_detection puts the central question first
-    terms = _key_terms([m.text for m in members], idf)
-    nearest, similarity = _nearest_article(index, centre)
+    terms = _key_terms([m.text for m in members], index.idf)
+    nearest, similarity = index.nearest_article(centre.tolist())
     if nearest and similarity >= EXTEND_ABOVE:
         suggestion = f"Extend “{nearest}”: it is the closest article ({similarity:.2f}) but does not answer these."
     else:
@@ -124,7 +131,7 @@ def _title(question: str) -> str:
     return (first[:1].upper() + first[1:])[:90]
 
 
-def _key_terms(texts: list[str], idf: Any) -> list[str]:
+def _key_terms(texts: list[str], idf: Callable[[str], float]) -> list[str]:
     """Words the group shares, rarest in the KB first: what the KB lacks shows up as rare or unknown words."""
     counts: Counter[str] = Counter()
     shown: dict[str, str] = {}
@@ -139,11 +146,3 @@ def _key_terms(texts: list[str], idf: Any) -> list[str]:
         key=lambda k: (-counts[k], -max((idf(t) for t in tokenize(k)), default=0.0), k),
     )
     return [shown[k] for k in ranked[:6]]
-
-
-def _nearest_article(index: KnowledgeIndex, vector: np.ndarray) -> tuple[str, float]:
-    found = index.store().similarity_search_by_vector_with_relevance_scores(vector.tolist(), k=1)
-    if not found:
-        return "", 0.0
-    doc, distance = found[0]
-    return str(doc.metadata["title"]), 1.0 - float(distance)

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import Server, kbqa_command, kbqa_serve, server_env
+
+from tests.support import Server, kbqa_command, kbqa_serve, server_env
 
 pytestmark = pytest.mark.integration
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 SECRET = "quokka-zircon-4417"
 QUESTION = "Is kube-proxy a CNI plugin?"
 

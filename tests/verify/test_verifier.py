@@ -15,7 +15,7 @@ import pytest
 
 from rag.verify.claims import CONTRADICTED, LABELS, contradict, make_pairs, support
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTICLE = "kube-proxy-vs-cni-plugin"
 
 

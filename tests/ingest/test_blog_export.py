@@ -7,7 +7,7 @@ from pathlib import Path
 from rag.ingest.blog_export import strip_chrome, text_export_to_markdown
 from rag.ingest.loaders import load_article
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CHROME = ("Popular posts", "Comments", "Electron Process Execution Failure", "RMM VS DEX", "Azure ACA Container")
 
 

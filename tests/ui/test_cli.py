@@ -26,7 +26,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A corpus copy with one broken file, ingested once through the CLI; returns the index folder."""
     root = tmp_path_factory.mktemp("cli")
     corpus = root / "corpus"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "corpus", corpus)
+    shutil.copytree(Path(__file__).resolve().parents[2] / "corpus", corpus)
     (corpus / "broken.md").write_text("---\ntitle: [oops\n---\ntext\n", encoding="utf-8")
     result = run("--index-dir", str(root / "idx"), "ingest", str(corpus))
     assert result.returncode == 1, result.stderr
@@ -117,7 +117,7 @@ def test_feedback_export_cli(tmp_path: Path) -> None:
 
 def test_eval_command_and_gate(indexed: Path, tmp_path: Path) -> None:
     """`kbqa eval` writes a run folder; a gate above the measured value exits 1; an unknown metric exits 2."""
-    evalset = Path(__file__).resolve().parent.parent / "eval" / "kb_eval.jsonl"
+    evalset = Path(__file__).resolve().parents[2] / "eval" / "kb_eval.jsonl"
     ok = run("--index-dir", str(indexed), "eval", str(evalset), "--out", str(tmp_path / "r"), "--json")
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["questions"] == 86 and (tmp_path / "r" / "summary.json").is_file()
@@ -151,7 +151,7 @@ def test_first_ingest_is_quiet_and_counts_read_right(tmp_path: Path) -> None:
     corpus = tmp_path / "kb"
     corpus.mkdir()
     (corpus / "kube-proxy-vs-cni-plugin.md").write_text(
-        (Path(__file__).resolve().parent.parent / "corpus" / "kube-proxy-vs-cni-plugin.md").read_text("utf-8"),
+        (Path(__file__).resolve().parents[2] / "corpus" / "kube-proxy-vs-cni-plugin.md").read_text("utf-8"),
         encoding="utf-8",
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "KBQA_MODEL_CACHE_DIR": str(tmp_path / "cache")}

@@ -1,7 +1,7 @@
 """LLM mode with LangChain's fake chat models: prompt, streaming, verification, fallback, abstention.
 
 The chat model is fake (its reply is fixed), everything else is real: retrieval, the embedding model and
-the groundedness scorer. tests/test_llm_local.py runs the real local model and a real OpenAI-compatible server.
+the groundedness scorer. tests/answer/test_llm_local.py runs the real local model and a real OpenAI-compatible server.
 """
 
 from __future__ import annotations

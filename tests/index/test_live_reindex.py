@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import add_article_copies, kbqa_ingest, kbqa_serve
 
 from rag import KbService
+from tests.support import add_article_copies, kbqa_ingest, kbqa_serve
 
 pytestmark = pytest.mark.integration
 QUESTION = "Is kube-proxy a CNI plugin?"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import kbqa_serve
 
 from rag.index.chroma_server import free_port
+from tests.support import kbqa_serve
 
 pytestmark = pytest.mark.integration
 PASSWORD = "Pa55-secret-7Hx2"

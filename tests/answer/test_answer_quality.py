@@ -14,7 +14,7 @@ import pytest
 from rag.evaluation.run import EvalItem, evaluate, gate_failures, load_eval_set, parse_gate
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "corpora"
 FORM_GATE = parse_gate("malformed<=0,wrong_yes_no<=0")
 

@@ -13,7 +13,7 @@ import pytest
 from rag.errors import CalibrationError
 from rag.evaluation.calibration import fit, write_thresholds
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_fit_balances_the_two_refusal_rates() -> None:

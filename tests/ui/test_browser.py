@@ -19,11 +19,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Locator, Page, expect, sync_playwright
-from support import kbqa_serve
+
+from tests.support import kbqa_serve
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

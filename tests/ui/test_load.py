@@ -14,11 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from support import kbqa_serve
+
+from tests.support import kbqa_serve
 
 pytestmark = pytest.mark.integration
 CLIENTS = 50
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _questions() -> list[str]:

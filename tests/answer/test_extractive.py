@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-from langchain_core.documents import Document
-
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.index.keyword import question_terms
 from rag.settings import AnswerSettings
-
-
-def chunk(chunk_id: str, article: str, section: str, body: str, dense: float) -> Document:
-    meta = {
-        "article_id": article,
-        "title": f"KB: {article}",
-        "section": section,
-        "source_path": f"/kb/{article}.md",
-        "source_url": "",
-        "updated": "",
-        "dense_score": dense,
-        "score": 0.03,
-        "keyword_score": 1.0,
-    }
-    return Document(id=chunk_id, page_content=f"KB: {article} — {section}\n{body}", metadata=meta)
-
+from tests.fakes import answerer, chunk
 
 KP = chunk(
     "kp#0",
@@ -40,12 +23,6 @@ CNI = chunk(
     "To list the pods and their IP addresses, run:\n```bash\nkubectl get pods\n```",
     0.6,
 )
-
-
-def answerer(abstain: float = 0.3, low: float = 0.5) -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(
-        lambda question: dict.fromkeys(question_terms(question), 1.0), AnswerSettings(abstain, low, max_sentences=4)
-    )
 
 
 def test_yes_no_question_gets_no_when_the_cited_sentence_says_not() -> None:

@@ -17,7 +17,7 @@ from rag import Pipeline, load_settings
 from rag.index.chroma_server import free_port
 
 pytestmark = pytest.mark.integration
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 QUESTION = "Is kube-proxy a CNI plugin?"
 
 

@@ -21,7 +21,7 @@ from rag.ingest.loaders import discover, load_article
 from rag.text.sentences import split_units
 from rag.types import Answer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "corpora"
 
 INJECTIONS = [

@@ -22,7 +22,7 @@ from rag.evaluation.run import (
 )
 from rag.verify.grounding import lexical_support
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # Measured on eval/kb_eval.jsonl (see eval/README.md) minus a margin of about three questions, so noise
 # does not fail CI but a real regression does.

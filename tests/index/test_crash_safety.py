@@ -12,9 +12,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from support import add_article_copies
 
 from rag import Pipeline, load_settings
+from tests.support import add_article_copies
 
 pytestmark = pytest.mark.integration
 QUESTION = "Is kube-proxy a CNI plugin?"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import kbqa_serve
 
 from rag.records.feedback import FeedbackStore
 from rag.records.query_log import QueryLog
+from tests.support import kbqa_serve
 
 pytestmark = pytest.mark.integration
 QUESTION = "Is kube-proxy a CNI plugin?"

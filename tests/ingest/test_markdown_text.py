@@ -12,7 +12,7 @@ from rag.ingest.chunking import chunk_article, chunk_body
 from rag.ingest.markdown import blocks_of, clean_markdown
 from rag.text.sentences import split_units
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "corpora"
 
 DOCFX = """\
 To use a static public IP address, you first need

@@ -12,7 +12,7 @@ from rag.evaluation.metrics import roc_auc
 from rag.ingest.chunking import strip_context_line
 from rag.verify.grounding import GroundednessScorer, NliScorer, missing_facts, strip_citations
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_missing_facts_finds_changed_numbers_codes_and_names() -> None:
