@@ -29,7 +29,7 @@ from rag.settings import AnswerMode, Settings
 from rag.text.condense import condense
 from rag.text.followup import standalone_question
 from rag.text.sentences import split_units
-from rag.types import Answer, Citation, SearchHit, is_stale
+from rag.types import Answer, Citation, SearchHit, final_answer, is_stale
 from rag.verify.grounding import GroundednessScorer, NliScorer
 from rag.verify.verifier import load_verifier
 
@@ -106,12 +106,7 @@ class Pipeline:
         mode: AnswerMode | None = None,
     ) -> Answer:
         """Answer ``question``; ``history`` holds the earlier turns' queries (``Answer.query``) for follow-ups."""
-        answer = None
-        for event in self.ask_stream(question, k, tags, history, mode):
-            if isinstance(event, Answer):
-                answer = event
-        assert answer is not None  # ask_stream always ends with the Answer
-        return answer
+        return final_answer(self.ask_stream(question, k, tags, history, mode))
 
     def ask_stream(
         self,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.errors import IndexNotFoundError, KbqaError, QuestionError
 from rag.settings import AnswerMode, Settings
-from rag.types import Answer
+from rag.types import Answer, final_answer
 
 if TYPE_CHECKING:
     from rag.evaluation.calibration import Calibration
@@ -152,12 +152,7 @@ class KbService:
         mode: AnswerMode | None = None,
         channel: Channel | None = None,
     ) -> Answer:
-        answer = None
-        for event in self.ask_stream(question, k, tags, history, mode, channel):
-            if isinstance(event, Answer):
-                answer = event
-        assert answer is not None  # ask_stream always ends with the Answer
-        return answer
+        return final_answer(self.ask_stream(question, k, tags, history, mode, channel))
 
     def ask_stream(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -87,6 +88,17 @@ class Answer:
         data["schema_version"] = SCHEMA_VERSION
         data["timings"] = {k: round(v, 2) for k, v in self.timings.items()}
         return data
+
+
+def final_answer(events: Iterable[str | Answer]) -> Answer:
+    """The Answer that ends an answer stream (generated text comes before it in LLM mode)."""
+    answer = None
+    for event in events:
+        if isinstance(event, Answer):
+            answer = event
+    if answer is None:
+        raise RuntimeError("an answer stream ended without its Answer")
+    return answer
 
 
 def is_stale(updated: str, max_age_days: int, today: date | None = None) -> bool:

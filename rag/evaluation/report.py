@@ -6,6 +6,7 @@ Inline SVG and CSS only, so the file opens anywhere, offline, and can be attache
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
 _NOT_RATES = ("latency", "answer_chars", "confidence", "malformed")  # not "higher is better" shares
@@ -79,54 +80,53 @@ def _sentences(row: dict[str, Any]) -> str:
     return f"<details><summary>{len(row.get('sentences', []))} sentences</summary><ul>{items}</ul></details>"
 
 
-def _answers_table(rows: list[dict[str, Any]]) -> str:
+def _failed_first(headers: list[str], rows: list[dict[str, Any]], row: Callable[[dict[str, Any], str], str]) -> str:
+    """An HTML table of result rows, failures first (each drawn by ``row(result, css_class)``)."""
     ordered = sorted(rows, key=lambda r: (not failed(r), str(r["id"])))
-    out = [
-        "<table><tr><th>id</th><th>question</th><th>expected</th><th>supported by</th><th>cited</th>"
-        "<th>grounded</th><th>unsupported</th><th>answer</th></tr>"
-    ]
-    for r in ordered:
-        missing = "".join(f" <b>missing: {html.escape(m)}</b>" for m in r["cited_missing"])
-        cited = html.escape(", ".join(r["cited_articles"])) + missing
-        grounded = "—" if r["grounded"] is None else f"{r['grounded']:.2f}"
-        out.append(
-            f"<tr class='{'fail' if failed(r) else 'ok'}'><td>{html.escape(str(r['id']))}</td>"
-            f"<td>{html.escape(r['question'])}</td><td>{html.escape(', '.join(r['expected'])) or '—'}</td>"
-            f"<td>{html.escape(', '.join(r['supporting_articles'])) or '—'}</td><td>{cited or '—'}</td>"
-            f"<td>{grounded}</td><td>{html.escape(' | '.join(r['unsupported']))}</td>"
-            f"<td><pre>{html.escape(r['answer'])}</pre>{_sentences(r)}</td></tr>"
-        )
-    out.append("</table>")
-    return "".join(out)
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    return f"<table><tr>{head}</tr>" + "".join(row(r, "fail" if failed(r) else "ok") for r in ordered) + "</table>"
+
+
+def _answers_table(rows: list[dict[str, Any]]) -> str:
+    headers = ["id", "question", "expected", "supported by", "cited", "grounded", "unsupported", "answer"]
+    return _failed_first(headers, rows, _answer_row)
+
+
+def _answer_row(r: dict[str, Any], cls: str) -> str:
+    missing = "".join(f" <b>missing: {html.escape(m)}</b>" for m in r["cited_missing"])
+    cited = html.escape(", ".join(r["cited_articles"])) + missing
+    grounded = "—" if r["grounded"] is None else f"{r['grounded']:.2f}"
+    return (
+        f"<tr class='{cls}'><td>{html.escape(str(r['id']))}</td>"
+        f"<td>{html.escape(r['question'])}</td><td>{html.escape(', '.join(r['expected'])) or '—'}</td>"
+        f"<td>{html.escape(', '.join(r['supporting_articles'])) or '—'}</td><td>{cited or '—'}</td>"
+        f"<td>{grounded}</td><td>{html.escape(' | '.join(r['unsupported']))}</td>"
+        f"<td><pre>{html.escape(r['answer'])}</pre>{_sentences(r)}</td></tr>"
+    )
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
-    ordered = sorted(rows, key=lambda r: (not failed(r), str(r["id"])))
-    out = [
-        "<table><tr><th>id</th><th>question</th><th>expected</th><th>verdict</th><th>retrieved</th>"
-        "<th>cited</th><th>must_include</th><th>unsupported</th><th>answer</th></tr>"
-    ]
-    for r in ordered:
-        cls = "fail" if failed(r) else "ok"
-        if "error" in r:
-            out.append(
-                f"<tr class='{cls}'><td>{html.escape(r['id'])}</td><td>{html.escape(r['question'])}</td>"
-                f"<td colspan='7'>error: {html.escape(r['error'])}</td></tr>"
-            )
-            continue
-        expected = "out of KB" if not r["answerable"] else ", ".join(r.get("expected", [])) or "—"
-        out.append(
+    headers = ["id", "question", "expected", "verdict", "retrieved", "cited", "must_include", "unsupported", "answer"]
+    return _failed_first(headers, rows, _question_row)
+
+
+def _question_row(r: dict[str, Any], cls: str) -> str:
+    if "error" in r:
+        return (
             f"<tr class='{cls}'><td>{html.escape(r['id'])}</td><td>{html.escape(r['question'])}</td>"
-            f"<td>{html.escape(expected)}</td><td>{html.escape(r['verdict'])} ({r['confidence']:.2f})</td>"
-            f"<td>{html.escape(', '.join(r['retrieved_articles'][:3]))}</td>"
-            f"<td>{html.escape(', '.join(r['cited_articles']))}</td>"
-            f"<td>{'' if r.get('must_include') is None else format(r['must_include'], '.2f')}</td>"
-            f"<td>{html.escape(' | '.join(r['unsupported']))}</td>"
-            f"<td><details><summary>show</summary><pre>{html.escape(r['answer'])}</pre></details>"
-            f"{_sentences(r)}</td></tr>"
+            f"<td colspan='7'>error: {html.escape(r['error'])}</td></tr>"
         )
-    out.append("</table>")
-    return "".join(out)
+    expected = "out of KB" if not r["answerable"] else ", ".join(r.get("expected", [])) or "—"
+    return (
+        f"<tr class='{cls}'><td>{html.escape(r['id'])}</td><td>{html.escape(r['question'])}</td>"
+        f"<td>{html.escape(expected)}</td><td>{html.escape(r['verdict'])} ({r['confidence']:.2f})</td>"
+        f"<td>{html.escape(', '.join(r['retrieved_articles'][:3]))}</td>"
+        f"<td>{html.escape(', '.join(r['cited_articles']))}</td>"
+        f"<td>{'' if r.get('must_include') is None else format(r['must_include'], '.2f')}</td>"
+        f"<td>{html.escape(' | '.join(r['unsupported']))}</td>"
+        f"<td><details><summary>show</summary><pre>{html.escape(r['answer'])}</pre></details>"
+        f"{_sentences(r)}</td></tr>"
+    )
 
 
 def _by_type(by_type: dict[str, dict[str, Any]]) -> str:
