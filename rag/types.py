@@ -32,6 +32,12 @@ class Citation:
     snippet: str
     stale: bool = False  # `updated` is older than the stale_after_days setting: the article may be outdated
 
+    @property
+    def where(self) -> str:
+        """Where a reader finds the article, wherever a citation is shown: its web address if it has a safe one,
+        else its file path (relative when under the working folder)."""
+        return safe_url(self.source_url) or display_path(self.source_path)
+
 
 @dataclass
 class AnswerSentence:

@@ -615,7 +615,7 @@ def _print_answer(answer: Answer) -> None:
     if answer.citations:
         out.print("\n[bold]Sources[/bold]")
         for c in answer.citations:
-            where = c.source_url or display_path(c.source_path)
+            where = c.where
             when = f" · updated {c.updated}" + (" [yellow](stale)[/yellow]" if c.stale else "") if c.updated else ""
             out.print(
                 f"  [{c.n}] {escape(c.title)} — {escape(c.section)}  [dim]{escape(where)}{when}[/dim]", highlight=False

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rag import TRIAGE_LABELS, display_path
+from rag import TRIAGE_LABELS
 
 if TYPE_CHECKING:  # annotations only: the modules load when the commands that use them run
     from rag import Calibration, GapCluster, Settings, Triage
@@ -41,7 +41,7 @@ def print_triage(out: Console, result: Triage) -> None:
     if result.citations:
         out.print("\n[bold]Sources[/bold]")
         for c in result.citations:
-            where = c.source_url or display_path(c.source_path)
+            where = c.where
             out.print(f"  [{c.n}] {escape(c.title)} — {escape(c.section)}  [dim]{escape(where)}[/dim]", highlight=False)
     out.print("\n[dim]kbqa triage --reply prints the reply draft alone.[/dim]")
 

@@ -12,7 +12,6 @@ from rag import (
     TRIAGE_LABELS,
     VERDICT_LABELS,
     Answer,
-    Citation,
     EvalRun,
     GapCluster,
     SearchHit,
@@ -51,10 +50,6 @@ def badge(answer: Answer | None) -> str:
         )
         + "</div>"
     )
-
-
-def _where(citation: Citation) -> str:
-    return safe_url(citation.source_url) or display_path(citation.source_path)
 
 
 def sources(answer: Answer | None) -> str:
@@ -175,7 +170,7 @@ def triage(result: Triage | None) -> str:
         parts.extend(
             f"<li value='{c.n}'>{html.escape(c.title)} — {html.escape(c.section)}"
             + updated(c.updated, c.stale)
-            + f" <span class='kbqa-path'>{html.escape(_where(c))}</span></li>"
+            + f" <span class='kbqa-path'>{html.escape(c.where)}</span></li>"
             for c in result.citations
         )
         parts.append("</ol>")

@@ -31,7 +31,6 @@ from rag.types import (
     TriageItem,
     TriageVerdict,
     display_path,
-    safe_url,
 )
 
 if TYPE_CHECKING:
@@ -303,7 +302,7 @@ def reply_markdown(result: Triage) -> str:
         parts += [*_lines(result.ask_customer, numbered=False), ""]
     parts += ["**References**", ""]
     for c in result.citations:
-        where = safe_url(c.source_url) or display_path(c.source_path)
+        where = c.where
         updated = f", updated {c.updated}" if c.updated else ""
         updated += " — may be outdated, check before sending" if c.stale else ""
         parts.append(f"[{c.n}] {c.title} — {c.section} ({where}{updated})")
