@@ -22,7 +22,7 @@ from rag.answer.similarity import Similarity
 from rag.errors import LlmUnavailableError, QuestionError
 from rag.index.embeddings import load_embeddings
 from rag.index.keyword import tokenize
-from rag.index.store import IngestReport, KnowledgeIndex, Progress
+from rag.index.store import IndexView, IngestReport, KnowledgeIndex, Progress
 from rag.ingest.chunking import chunk_body, chunk_tags
 from rag.retrieve.hybrid import HybridRetriever
 from rag.settings import AnswerMode, Settings
@@ -63,10 +63,8 @@ class Pipeline:
     def retriever(self) -> HybridRetriever:
         return HybridRetriever(index=self.index, embeddings=self.embeddings, **asdict(self.settings.retrieval))
 
-    @property
-    def answerer(self) -> ExtractiveAnswerer:
-        """The answerer for the live generation: its IDF weights come from that generation's keyword index."""
-        view = self.index.view()
+    def answerer_for(self, view: IndexView) -> ExtractiveAnswerer:
+        """The answerer for ``view``'s generation: its IDF weights come from that generation's keyword index."""
         built = self._answerer
         if built is None or built[0] != view.name:
             answerer = ExtractiveAnswerer(view.keyword().weights, self.settings.answers, similarity=self.similarity)
@@ -129,9 +127,10 @@ class Pipeline:
         last = [clean_text(h[: self.settings.max_question_chars]) for h in history[-1:]]
         query = standalone_question(condense(question), last)
         timings: dict[str, float] = {}
-        chunks = self.retriever.invoke(query, k=k or self.settings.top_k, tags=list(tags), timings=timings)
+        view = self.index.view()  # one generation for the whole request, even if an ingest switches meanwhile
+        chunks = self.retriever.invoke(query, k=k or self.settings.top_k, tags=list(tags), timings=timings, view=view)
         t = time.perf_counter()
-        answer = self.answerer.answer(query, chunks, lambda article_id: self.index.view().article_chunks(article_id))
+        answer = self.answerer_for(view).answer(query, chunks, view.article_chunks)
         answer.question, answer.query = question, query
         timings["answer_ms"] = (time.perf_counter() - t) * 1e3
         if llm is not None and not answer.abstained:

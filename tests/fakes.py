@@ -62,7 +62,9 @@ class FakeRetriever:
 
     chunks: list[Document]
 
-    def invoke(self, query: str, k: int = 5, tags: Sequence[str] = (), timings: Any = None) -> list[Document]:
+    def invoke(
+        self, query: str, k: int = 5, tags: Sequence[str] = (), timings: Any = None, view: Any = None
+    ) -> list[Document]:
         terms = set(tokenize(query))
         shared = [(len(terms & set(tokenize(c.page_content))), c) for c in self.chunks]
         return [c for n, c in sorted(shared, key=lambda p: -p[0]) if n][:k]
@@ -80,6 +82,9 @@ class FakeParts:
         self.index = FakeIndex(self.chunks)
         self.retriever = FakeRetriever(self.chunks)
         self.answerer = answerer()
+
+    def answerer_for(self, view: Any) -> ExtractiveAnswerer:
+        return self.answerer
 
     def check_question(self, question: str, what: str = "question") -> str:
         return question.strip()

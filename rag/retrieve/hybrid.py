@@ -20,7 +20,7 @@ from pydantic import ConfigDict
 
 from rag.errors import QuestionError
 from rag.index.keyword import tokenize
-from rag.index.store import KnowledgeIndex
+from rag.index.store import IndexView, KnowledgeIndex
 from rag.ingest.chunking import tag_key
 
 
@@ -47,13 +47,15 @@ class HybridRetriever(BaseRetriever):
         k: int | None = None,
         tags: Sequence[str] = (),
         timings: dict[str, float] | None = None,
+        view: IndexView | None = None,
     ) -> list[Document]:
+        """``view``: the generation the caller holds for this request (read once, passed down); default the live one."""
         k = k or self.k
         tags = checked_tags(tags, self.max_tags)
         timings = timings if timings is not None else {}
         # One generation for the whole request, even if an ingest switches to the next one meanwhile. Taken first
         # so that a missing index fails fast, before the model loads.
-        view = self.index.view()
+        view = view or self.index.view()
         t0 = time.perf_counter()
         vector = self.embeddings().embed_query(query)
         t1 = time.perf_counter()

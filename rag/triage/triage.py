@@ -35,7 +35,7 @@ from rag.types import (
 
 if TYPE_CHECKING:
     from rag.answer.extractive import ExtractiveAnswerer
-    from rag.index.store import KnowledgeIndex
+    from rag.index.store import IndexView, KnowledgeIndex
     from rag.retrieve.hybrid import HybridRetriever
     from rag.settings import Settings
 
@@ -76,8 +76,7 @@ class Parts(Protocol):
     @property
     def retriever(self) -> HybridRetriever: ...
 
-    @property
-    def answerer(self) -> ExtractiveAnswerer: ...
+    def answerer_for(self, view: IndexView) -> ExtractiveAnswerer: ...
 
     def check_question(self, question: str, what: str = ...) -> str: ...
 
@@ -99,8 +98,9 @@ def _triage(pipeline: Parts, ticket: str, tags: Sequence[str]) -> Triage:
     query = signals.query() or condense(text)  # a paste of nothing but noise: searched as a log
     # One retrieval serves both the answer (the verdict's confidence) and the ranked matches.
     timings: dict[str, float] = {}
-    chunks = pipeline.retriever.invoke(query, k=pipeline.settings.top_k, tags=list(tags), timings=timings)
-    answer = pipeline.answerer.answer(query, chunks)
+    view = pipeline.index.view()  # one generation for the whole ticket
+    chunks = pipeline.retriever.invoke(query, k=pipeline.settings.top_k, tags=list(tags), timings=timings, view=view)
+    answer = pipeline.answerer_for(view).answer(query, chunks)
     matches = _with_signal_terms(pipeline.hits(query, chunks), signals)
     result = Triage(
         verdict=_VERDICTS[answer.verdict],
@@ -118,7 +118,7 @@ def _triage(pipeline: Parts, ticket: str, tags: Sequence[str]) -> Triage:
 
     def article_chunks(article_id: str) -> list[Document]:
         if article_id not in fetched:
-            fetched[article_id] = _article_chunks(pipeline, article_id)
+            fetched[article_id] = view.article_chunks(article_id)
         return fetched[article_id]
 
     article, found = _exact_evidence(article_chunks, signals, [answered] if answered else [], matches)
@@ -258,10 +258,6 @@ def _mentions(text: str, exact: set[str]) -> bool:
 
 def _item(unit: Unit) -> TriageItem:
     return TriageItem(unit.text if unit.kind == "code" else plain_citations(unit.text), 0, unit.kind)
-
-
-def _article_chunks(pipeline: Parts, article_id: str) -> list[Document]:
-    return pipeline.index.view().article_chunks(article_id)
 
 
 def _role_of(section: str) -> Role | None:
