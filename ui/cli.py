@@ -68,8 +68,17 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", help="Print kbqa's version and exit.", is_eager=True, callback=_version)
     ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, help="Show kbqa's info lines and libraries' warnings (-vv: debug lines too)."
+        ),
+    ] = 0,
 ) -> None:
     """Settings come from KBQA_* environment variables and an optional kbqa.toml; options here override them."""
+    from ui import logs
+
+    logs.configure(verbose)
     ctx.obj = {"index_dir": index_dir, "corpus_dir": corpus_dir}
 
 

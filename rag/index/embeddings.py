@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,6 +19,8 @@ from rag.settings import BUNDLED_MODEL, EmbeddingBackend, default_model_cache
 
 if TYPE_CHECKING:
     from rag.index.onnx import Precision
+
+_LOG = logging.getLogger(__name__)
 
 
 def resolve_model_path(name: str) -> str:
@@ -60,7 +64,10 @@ def model_loads() -> int:
 @lru_cache(maxsize=4)
 def _load(name: str, backend: EmbeddingBackend, cache_dir: Path | None, device: str, batch_size: int) -> Embeddings:
     offline_environment()
-    return _BACKENDS[backend](_Request(name, cache_dir or default_model_cache(), device, batch_size))
+    started = time.perf_counter()
+    model = _BACKENDS[backend](_Request(name, cache_dir or default_model_cache(), device, batch_size))
+    _LOG.info("Embedding model %s (%s) loaded in %.1f s", name, backend, time.perf_counter() - started)
+    return model
 
 
 @dataclass(frozen=True)

@@ -253,6 +253,7 @@ class KnowledgeIndex:
                     raise IndexNotFoundError(self.where)
                 if self._view is None or self._view.name != name:
                     self._view = self._open(name)
+                    _LOG.info("Reading index generation %s in %s", name, self.where)
                 self._checked = now
             return self._view
 
@@ -374,6 +375,13 @@ class KnowledgeIndex:
                         "again; its half-built copy is removed then."
                     ) from exc
                 self._switch(target, previous=live)
+                _LOG.info(
+                    "Generation %s is live: %d chunks embedded, %d dropped, built beside %s",
+                    target.name,
+                    report.chunks_embedded,
+                    report.chunks_deleted,
+                    live or "nothing",
+                )
             report.generation = target.name
             report.chunks_total = target.count()
         report.seconds = time.perf_counter() - started

@@ -167,3 +167,15 @@ def test_first_ingest_is_quiet_and_counts_read_right(tmp_path: Path) -> None:
     assert result.stderr == "", result.stderr
     assert "WARNING" not in result.stdout and "DEBUG" not in result.stdout and "%|" not in result.stdout
     assert (tmp_path / "cache").is_dir()  # the export really ran in this test
+
+
+def test_verbose_shows_log_lines_in_kbqa_format_and_normal_use_does_not(indexed: Path) -> None:
+    """-v: kbqa's info lines on stderr in its own format; -vv: libraries' debug lines too; default: neither."""
+    quiet = run("--index-dir", str(indexed), "search", "kube-proxy")
+    verbose = run("-v", "--index-dir", str(indexed), "search", "kube-proxy")
+    debug = run("-vv", "--index-dir", str(indexed), "search", "kube-proxy")
+    assert quiet.returncode == verbose.returncode == debug.returncode == 0
+    assert quiet.stdout == verbose.stdout and quiet.stderr == ""
+    assert "kbqa: INFO rag.index.store: Reading index generation" in verbose.stderr
+    assert "kbqa: INFO rag.index.embeddings: Embedding model" in verbose.stderr
+    assert "DEBUG" not in verbose.stderr and "kbqa: DEBUG chromadb" in debug.stderr
