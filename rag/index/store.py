@@ -190,6 +190,18 @@ class IndexView:
             row["chunks"] += 1
         return sorted(rows.values(), key=lambda r: r["article_id"])
 
+    def idf(self, token: str) -> float:
+        """How rare ``token`` is in this generation (BM25's IDF; 0 for a word the KB does not have)."""
+        return self.keyword().idf(token)
+
+    def nearest_article(self, vector: Sequence[float]) -> tuple[str, float]:
+        """The title of the article whose chunk is closest to ``vector``, and its cosine similarity."""
+        found = self.store.similarity_search_by_vector_with_relevance_scores(list(vector), k=1)
+        if not found:
+            return "", 0.0
+        doc, distance = found[0]
+        return str(doc.metadata["title"]), 1.0 - float(distance)
+
     def stored_articles(self) -> dict[str, _StoredArticle]:
         stored: dict[str, _StoredArticle] = defaultdict(_StoredArticle)
         got = self.read_all(["metadatas"])
@@ -326,16 +338,10 @@ class KnowledgeIndex:
         return self.view().articles()
 
     def idf(self, token: str) -> float:
-        """How rare ``token`` is in the live generation (BM25's IDF; 0 for a word the KB does not have)."""
-        return self.view().keyword().idf(token)
+        return self.view().idf(token)
 
     def nearest_article(self, vector: Sequence[float]) -> tuple[str, float]:
-        """The title of the article whose chunk is closest to ``vector``, and its cosine similarity."""
-        found = self.store().similarity_search_by_vector_with_relevance_scores(list(vector), k=1)
-        if not found:
-            return "", 0.0
-        doc, distance = found[0]
-        return str(doc.metadata["title"]), 1.0 - float(distance)
+        return self.view().nearest_article(vector)
 
     # -- ingest ----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[Path], progress: Progress | None = None, rebuild: bool = False) -> IngestReport:
