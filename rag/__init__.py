@@ -35,11 +35,12 @@ if TYPE_CHECKING:
     from rag.records.gaps import GapCluster
     from rag.records.query_log import Channel
     from rag.service import KbService
-    from rag.settings import AnswerMode, Settings, load_settings
+    from rag.settings import Settings, load_settings
     from rag.types import (
         TRIAGE_LABELS,
         VERDICT_LABELS,
         Answer,
+        AnswerMode,
         Citation,
         SearchHit,
         Triage,
@@ -58,7 +59,7 @@ _HOME: dict[str, tuple[str, str]] = {
     "Pipeline": ("rag.pipeline", "Pipeline"),
     # settings
     "Settings": ("rag.settings", "Settings"),
-    "AnswerMode": ("rag.settings", "AnswerMode"),
+    "AnswerMode": ("rag.types", "AnswerMode"),
     "load_settings": ("rag.settings", "load_settings"),
     "offline_environment": ("rag.offline", "offline_environment"),
     # results and how they are labelled

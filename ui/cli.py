@@ -24,15 +24,13 @@ from rag import (
     KbqaError,
     QuestionError,
     SearchHit,
-    Settings,
     display_path,
-    load_settings,
 )
 from ui import cli_views as views
 from ui.words import count
 
 if TYPE_CHECKING:  # `from rag import` loads each name on first use: `kbqa --help` does not wait for Chroma
-    from rag import KbService
+    from rag import KbService, Settings
 
 app = typer.Typer(
     help="kbqa: ask your support KB. Answers cite the article and section they come from, "
@@ -95,10 +93,17 @@ def _progress_bar(quiet: bool) -> Progress:
     )
 
 
+def _settings(ctx: typer.Context, **more: Any) -> Settings:
+    """The settings with the global options applied (pydantic-settings loads here, not at `kbqa --help`)."""
+    from rag import load_settings
+
+    return load_settings(**(ctx.obj or {}), **more)
+
+
 def _service(ctx: typer.Context, settings: Settings | None = None) -> KbService:
     from rag import KbService
 
-    return KbService(settings or load_settings(**(ctx.obj or {})))
+    return KbService(settings or _settings(ctx))
 
 
 Local = Annotated[
@@ -111,7 +116,7 @@ Local = Annotated[
 
 def _server(ctx: typer.Context, local: bool) -> tuple[Settings, str | None]:
     """The settings, and the URL of a running `kbqa serve` to answer through (ui/remote.py), if any."""
-    settings = load_settings(**(ctx.obj or {}))
+    settings = _settings(ctx)
     if local:
         return settings, None
     from ui.remote import find_server
@@ -326,7 +331,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (env KBQA_PORT; default 7860).")] = None,
 ) -> None:
     """Serve the web chat and the REST API (indexes the corpus first if there is no index yet)."""
-    settings = load_settings(**(ctx.obj or {}), host=host, port=port)
+    settings = _settings(ctx, host=host, port=port)
     from ui.server import serve as run_server
 
     err.print(f"kbqa: serving http://{settings.host}:{settings.port} (API docs at /docs)")
@@ -581,7 +586,7 @@ def verifier_train(
     see eval/README.md (The answer verifier) for what it does and does not catch yet."""
     from rag import VerifierRecipe, train_verifier
 
-    settings = load_settings(**(ctx.obj or {}))
+    settings = _settings(ctx)
     out = out or settings.index_dir / "verifier"
     paths = corpus or [settings.corpus_dir]
     recipe = VerifierRecipe(seed=seed, sentences_per_article=sentences_per_article)

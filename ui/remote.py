@@ -17,9 +17,12 @@ import os
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rag import KbqaError, Settings, exit_code_of
+from rag import KbqaError, exit_code_of
+
+if TYPE_CHECKING:
+    from rag import Settings
 
 SERVER_FILE = "server.json"
 CHANNEL_HEADER = "X-Kbqa-Channel"

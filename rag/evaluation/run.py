@@ -30,8 +30,7 @@ from rag.verify.grounding import CONTRADICTED, GroundednessScorer, Support, clai
 
 if TYPE_CHECKING:
     from rag.pipeline import Pipeline
-    from rag.settings import AnswerMode
-    from rag.types import Triage
+    from rag.types import AnswerMode, Triage
 
 _WORD = re.compile(r"\w+")
 

@@ -131,13 +131,13 @@ def test_eval_command_and_gate(indexed: Path, tmp_path: Path) -> None:
 
 def test_help_version_and_the_command_table_load_no_heavy_library() -> None:
     """`kbqa --help`, `--version` and argument errors answer without importing Chroma, LangChain, ONNX Runtime
-    or the models (issue 17: they cost ~1 s on two cores; the timing itself is in the benchmark)."""
+    or the models, nor pydantic-settings (issue 17: they cost ~1 s on two cores; the timing is in the benchmark)."""
     probe = (
         "import sys; from typer.testing import CliRunner; from ui.cli import app; r = CliRunner();"
         "assert r.invoke(app, ['--help']).exit_code == 0; v = r.invoke(app, ['--version']);"
         "assert v.exit_code == 0 and v.stdout.startswith('kbqa '), v.stdout;"
         "assert r.invoke(app, ['no-such-command']).exit_code == 2;"
-        "heavy = ('chromadb', 'langchain_core', 'onnxruntime', 'torch', 'gradio');"
+        "heavy = ('chromadb', 'langchain_core', 'onnxruntime', 'torch', 'gradio', 'pydantic_settings');"
         "heavy = sorted(m for m in heavy if m in sys.modules);"
         "assert heavy == [], heavy"
     )
