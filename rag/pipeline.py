@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -29,7 +29,7 @@ from rag.settings import Settings
 from rag.text.condense import condense
 from rag.text.followup import standalone_question
 from rag.text.sentences import split_units
-from rag.types import Answer, AnswerMode, Citation, SearchHit, final_answer, is_stale
+from rag.types import Answer, AskOptions, Citation, SearchHit, final_answer, is_stale
 from rag.verify.grounding import GroundednessScorer, NliScorer
 from rag.verify.verifier import load_verifier
 
@@ -95,32 +95,18 @@ class Pipeline:
         s = self.settings
         return LlmAnswerer(chat_model(s.llm), self.grounding, s.llm_unsupported, exclusive=s.llm_provider == "local")
 
-    def ask(
-        self,
-        question: str,
-        k: int | None = None,
-        tags: Sequence[str] = (),
-        history: Sequence[str] = (),
-        mode: AnswerMode | None = None,
-    ) -> Answer:
-        """Answer ``question``; ``history`` holds the earlier turns' queries (``Answer.query``) for follow-ups."""
-        return final_answer(self.ask_stream(question, k, tags, history, mode))
+    def ask(self, question: str, **options: Unpack[AskOptions]) -> Answer:
+        return final_answer(self.ask_stream(question, **options))
 
-    def ask_stream(
-        self,
-        question: str,
-        k: int | None = None,
-        tags: Sequence[str] = (),
-        history: Sequence[str] = (),
-        mode: AnswerMode | None = None,
-    ) -> Iterator[str | Answer]:
+    def ask_stream(self, question: str, **options: Unpack[AskOptions]) -> Iterator[str | Answer]:
         """Generated text as it arrives (LLM mode), then the final, verified Answer.
 
         Abstention is decided by retrieval before any LLM call: when the KB has nothing relevant the model
         is not asked, and the extractive abstention (with the nearest articles) is the answer.
         """
         started = time.perf_counter()
-        mode = mode or self.settings.answer_mode
+        k, tags, history = options.get("k"), options.get("tags", ()), options.get("history", ())
+        mode = options.get("mode") or self.settings.answer_mode
         llm = self.llm if mode == "llm" else None  # fail on a missing provider before searching
         question = self.check_question(question)
         # Only the last turn is read; bounded like a question, so a forged history cannot bypass the limit.

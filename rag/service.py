@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from rag.errors import IndexNotFoundError, KbqaError, QuestionError
 from rag.settings import Settings
-from rag.types import Answer, AnswerMode, final_answer
+from rag.types import Answer, AnswerMode, AskOptions, final_answer
 
 if TYPE_CHECKING:
     from rag.evaluation.calibration import Calibration
@@ -143,29 +143,16 @@ class KbService:
 
     # --- questions, searches, tickets: logged once here, per channel ------------------------------------------
 
-    def ask(
-        self,
-        question: str,
-        k: int | None = None,
-        tags: Sequence[str] = (),
-        history: Sequence[str] = (),
-        mode: AnswerMode | None = None,
-        channel: Channel | None = None,
-    ) -> Answer:
-        return final_answer(self.ask_stream(question, k, tags, history, mode, channel))
+    def ask(self, question: str, channel: Channel | None = None, **options: Unpack[AskOptions]) -> Answer:
+        return final_answer(self.ask_stream(question, channel, **options))
 
     def ask_stream(
-        self,
-        question: str,
-        k: int | None = None,
-        tags: Sequence[str] = (),
-        history: Sequence[str] = (),
-        mode: AnswerMode | None = None,
-        channel: Channel | None = None,
+        self, question: str, channel: Channel | None = None, **options: Unpack[AskOptions]
     ) -> Iterator[str | Answer]:
         """Generated text as it arrives (LLM mode), then the final Answer; with ``channel`` it is logged."""
-        for event in self.pipeline.ask_stream(question, k, tags, history, mode):
+        for event in self.pipeline.ask_stream(question, **options):
             if isinstance(event, Answer) and channel is not None and self.query_log is not None:
+                tags = options.get("tags", ())
                 self._logged(self.query_log.record_answer, event, channel, tags, self.settings.public())
             yield event
 

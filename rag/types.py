@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from rag.triage.signals import Signals
 
@@ -95,6 +95,15 @@ class Answer:
         data["schema_version"] = SCHEMA_VERSION
         data["timings"] = {k: round(v, 2) for k, v in self.timings.items()}
         return data
+
+
+class AskOptions(TypedDict, total=False):
+    """How to answer a question, the same wherever it is asked (Pipeline.ask, KbService.ask and their streams)."""
+
+    k: int | None  # chunks to retrieve (default: the top_k setting)
+    tags: Sequence[str]  # only articles with one of these tags
+    history: Sequence[str]  # the earlier turns' queries (``Answer.query``), oldest first, for follow-ups
+    mode: AnswerMode | None  # extractive or llm (default: the answer_mode setting)
 
 
 def final_answer(events: Iterable[str | Answer]) -> Answer:
