@@ -51,7 +51,7 @@ class Pipeline:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.index = KnowledgeIndex(settings.index, self.embeddings)
-        self._answerer: tuple[str, ExtractiveAnswerer] | None = None
+        self._answerer: tuple[IndexView, ExtractiveAnswerer] | None = None
 
     def embeddings(self) -> Embeddings:
         c = self.index.config
@@ -66,9 +66,9 @@ class Pipeline:
     def answerer_for(self, view: IndexView) -> ExtractiveAnswerer:
         """The answerer for ``view``'s generation: its IDF weights come from that generation's keyword index."""
         built = self._answerer
-        if built is None or built[0] != view.name:
+        if built is None or built[0] is not view:  # a new view object for every generation that went live
             answerer = ExtractiveAnswerer(view.keyword().weights, self.settings.answers, similarity=self.similarity)
-            built = self._answerer = (view.name, answerer)
+            built = self._answerer = (view, answerer)
         return built[1]
 
     @cached_property

@@ -31,6 +31,8 @@ _WORDS_FILE = "words.json"  # the KB's words as written, with their counts, for 
 _ALPHA_WORD = re.compile(r"(?<![\w./-])[A-Za-z]{5,}(?![\w/-])")  # plain words: not parts of paths, flags, names
 _MIN_TYPO_CHARS = 5  # shorter words are not corrected
 _FINGERPRINT_FILE = "fingerprint"
+_TOKENS_FILE = "tokens.npz"  # every chunk's tokens (ids into _VOCAB_FILE), so the next index reuses them
+_VOCAB_FILE = "vocab.json"
 
 
 def _bm25s() -> Any:
@@ -131,17 +133,53 @@ class KeywordIndex:
         self._n_docs = int(csc["num_docs"])
         self._words = words or {}
         self._spellings: list[str] | None = None
+        self._tokens: _Tokens | None = None  # kept after a build, until saved
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], tags: Sequence[str]) -> KeywordIndex:
-        bm25s = _bm25s()
+        return cls._from_tokens(list(ids), _Tokens.of([tokenize(t) for t in texts]), list(tags), _words_of(texts))
 
+    @classmethod
+    def _from_tokens(cls, ids: list[str], tokens: _Tokens, tags: list[str], words: Counter[str]) -> KeywordIndex:
         retriever = None
-        if texts:
-            retriever = bm25s.BM25()
-            retriever.index([tokenize(t) for t in texts], show_progress=False)
-        words = Counter(w.lower() for t in texts for w in _ALPHA_WORD.findall(t))
-        return cls(retriever, list(ids), list(tags), ids_fingerprint(ids), dict(words))
+        if ids:
+            retriever = _bm25s().BM25()
+            retriever.index((tokens.docs(), tokens.vocab_dict()), show_progress=False)
+        index = cls(retriever, ids, tags, ids_fingerprint(ids), {w: n for w, n in words.items() if n > 0})
+        index._tokens = tokens
+        return index
+
+    @classmethod
+    def updated(
+        cls,
+        directory: Path,
+        drop: set[str],
+        dropped_texts: Sequence[str],
+        ids: Sequence[str],
+        texts: Sequence[str],
+        tags: Sequence[str],
+    ) -> KeywordIndex | None:
+        """The index saved in ``directory`` without the chunks ``drop`` (whose texts are ``dropped_texts``) and
+        with the chunks ``ids``: only the new texts are tokenized, so the cost follows the change (BM25's
+        statistics are recomputed from the kept tokens). None when ``directory`` has no saved tokens (an index
+        from before they were kept): the caller builds anew."""
+        try:
+            data = json.loads((directory / _IDS_FILE).read_text(encoding="utf-8"))
+            words = Counter(json.loads((directory / _WORDS_FILE).read_text(encoding="utf-8")))
+            saved = _Tokens.load(directory)
+        except (OSError, ValueError, KeyError):
+            return None
+        if saved is None or len(saved.offsets) != len(data["ids"]) + 1:
+            return None
+        kept = [n for n, chunk_id in enumerate(data["ids"]) if chunk_id not in drop]
+        words.subtract(_words_of(dropped_texts))
+        words.update(_words_of(texts))
+        return cls._from_tokens(
+            [data["ids"][n] for n in kept] + list(ids),
+            saved.select(kept).extended([tokenize(t) for t in texts]),
+            [data["tags"][n] for n in kept] + list(tags),
+            words,
+        )
 
     def save(self, directory: Path) -> None:
         """Write beside the old index, then swap, so readers never see half a file set."""
@@ -155,6 +193,9 @@ class KeywordIndex:
         )
         (tmp / _FINGERPRINT_FILE).write_text(self.fingerprint, encoding="utf-8")
         (tmp / _WORDS_FILE).write_text(json.dumps(self._words), encoding="utf-8")
+        if self._tokens is not None:
+            self._tokens.save(tmp)
+            self._tokens = None  # a reader does not need them; the next ingest reads them from disk
         old = directory.with_name(directory.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if directory.exists():
@@ -255,6 +296,58 @@ class KeywordIndex:
         token_id = self._bm25.vocab_dict.get(token) if self._bm25 is not None else None
         df = int(self._df[token_id]) if token_id is not None and token_id < len(self._df) else 0
         return math.log(1 + (self._n_docs - df + 0.5) / (df + 0.5))
+
+
+def _words_of(texts: Sequence[str]) -> Counter[str]:
+    return Counter(w.lower() for t in texts for w in _ALPHA_WORD.findall(t))
+
+
+@dataclass
+class _Tokens:
+    """Every chunk's tokens as ids into ``vocab`` (one flat array, cut at ``offsets``): what BM25 is built from,
+    saved beside the index so the next one reuses them instead of tokenizing every chunk again."""
+
+    flat: np.ndarray  # int32 token ids, chunk after chunk
+    offsets: np.ndarray  # int64, len = chunks + 1
+    vocab: list[str]
+
+    @classmethod
+    def of(cls, docs: list[list[str]]) -> _Tokens:
+        return cls(np.zeros(0, np.int32), np.zeros(1, np.int64), []).extended(docs)
+
+    def docs(self) -> list[np.ndarray]:
+        return np.split(self.flat, self.offsets[1:-1]) if len(self.offsets) > 1 else []
+
+    def vocab_dict(self) -> dict[str, int]:
+        return {t: n for n, t in enumerate(self.vocab)}
+
+    def select(self, rows: list[int]) -> _Tokens:
+        """The chunks ``rows``, with the vocabulary cut down to the tokens they use (so IDF and "known word"
+        answers are those of a fresh build)."""
+        parts = [self.flat[self.offsets[n] : self.offsets[n + 1]] for n in rows]
+        flat = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+        used, inverse = np.unique(flat, return_inverse=True)
+        offsets = np.zeros(len(rows) + 1, np.int64)
+        np.cumsum([len(p) for p in parts], out=offsets[1:])
+        return _Tokens(inverse.astype(np.int32), offsets, [self.vocab[t] for t in used])
+
+    def extended(self, docs: list[list[str]]) -> _Tokens:
+        vocab = self.vocab_dict()
+        added = np.fromiter((vocab.setdefault(t, len(vocab)) for doc in docs for t in doc), dtype=np.int32)
+        lengths = np.cumsum([len(doc) for doc in docs], dtype=np.int64) + self.offsets[-1]
+        return _Tokens(np.concatenate([self.flat, added]), np.concatenate([self.offsets, lengths]), list(vocab))
+
+    def save(self, directory: Path) -> None:
+        np.savez(directory / _TOKENS_FILE, flat=self.flat, offsets=self.offsets)
+        (directory / _VOCAB_FILE).write_text(json.dumps(self.vocab), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> _Tokens | None:
+        if not (directory / _TOKENS_FILE).is_file():
+            return None
+        with np.load(directory / _TOKENS_FILE) as saved:
+            flat, offsets = saved["flat"], saved["offsets"]
+        return cls(flat, offsets, json.loads((directory / _VOCAB_FILE).read_text(encoding="utf-8")))
 
 
 def ids_fingerprint(ids: Sequence[str]) -> str:

@@ -4,19 +4,26 @@ Ingest is incremental by article: an article whose chunks and metadata hash the 
 stored is not embedded again; a changed article's chunks are replaced; an article whose file is gone
 is removed. A file that fails to load keeps whatever was indexed from it before.
 
-Ingest never writes to the collection readers use. It builds the next *generation* aside: a new
-collection holding the unchanged chunks (copied with their stored embeddings, not re-embedded) plus
-the new ones, and that generation's keyword index; then one metadata write on a small pointer
-collection (``<collection>.live``) makes it live. A reader sees the old generation or the new one,
-never a mix, and a killed ingest leaves the old one live. Chroma has no collection aliases, and its
-``fork`` raises NotImplementedError outside Chroma Cloud, hence the pointer and the copy. The
-generation before the live one is kept, so a request that started on it (in this process or another
-one) can finish; older ones and leftovers of killed ingests are deleted by the next ingest.
+Ingest never writes to the collection readers use. It prepares the next *generation* aside, then one
+metadata write on a small pointer collection (``<collection>.live``) makes it live: a reader sees the old
+generation or the new one, never a mix, and a killed ingest leaves the old one live. Chroma has no collection
+aliases, and its ``fork`` raises NotImplementedError outside Chroma Cloud, hence the pointer.
+
+Two collections take turns (issue 17: an edit costs what it changes). The generation before the live one is
+kept, so a request that started on it can finish; it is also one change behind the live one, and that change
+is recorded (``deltas/<collection>.json``: the chunk ids it added and deleted). The next ingest brings that
+collection up to the live one by replaying the record (copying the added chunks with their stored
+embeddings), applies its own change (embedding only new chunks), and makes it live. Its keyword index is built
+from the live one's saved tokens plus the new chunks'. A collection is marked ``building`` while it changes;
+one found so marked (an ingest was killed), or with no usable record (an index from before this layout, or a
+first ingest), is not trusted: the next generation is then built in a new collection from a copy of every
+live chunk, as every ingest did before. Leftovers of killed ingests are deleted by the next ingest.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import re
 import secrets
@@ -42,6 +49,7 @@ from rag.errors import (
     IndexMismatchError,
     IndexNotFoundError,
     IndexWriteError,
+    KbqaError,
     LoadError,
 )
 from rag.index.keyword import KeywordIndex
@@ -59,7 +67,11 @@ _KW_FINGERPRINT = "keyword_fingerprint"
 _LIVE_SUFFIX = ".live"
 _GENERATION_INFIX = ".gen-"
 _REFRESH_SECONDS = 1.0
+# A reader re-reads the pointer once a second, so the collection that was live until a switch may still be read
+# for about that long: the next ingest waits this long after a switch before it changes that collection.
+_SETTLE_SECONDS = 2 * _REFRESH_SECONDS + 0.5
 _PAGE = 5000  # Chroma's local max batch is ~5,400 rows; one unbounded get() of 100k chunks is slow over HTTP
+_DELTAS = "deltas"
 
 
 @dataclass
@@ -96,6 +108,7 @@ class IndexView:
         self.name = name
         self.store = store
         self.keyword_dir = keyword_dir
+        self.generation = 0  # the pointer's number for it; set by KnowledgeIndex
         self._keyword: KeywordIndex | None = None
         self._lock = threading.Lock()
 
@@ -121,7 +134,12 @@ class IndexView:
 
     def rebuild_keyword(self) -> KeywordIndex:
         got = self.read_all(["documents", "metadatas"])
-        index = KeywordIndex.build(got["ids"], got["documents"], [m.get("tags", "") for m in got["metadatas"]])
+        return self.use_keyword(
+            KeywordIndex.build(got["ids"], got["documents"], [m.get("tags", "") for m in got["metadatas"]])
+        )
+
+    def use_keyword(self, index: KeywordIndex) -> KeywordIndex:
+        """Save ``index`` as this generation's keyword index and record its fingerprint with the collection."""
         index.save(self.keyword_dir)
         meta = dict(self.collection.metadata or {})
         if meta.get(_KW_FINGERPRINT) != index.fingerprint:
@@ -260,24 +278,31 @@ class KnowledgeIndex:
             if self._view is None or refresh or now - self._checked >= _REFRESH_SECONDS:
                 if self._view is None and not self.config.chroma_url and not self.exists():
                     raise IndexNotFoundError(self.where)
-                name = self._live_name()
+                name, generation = self._live()
                 if name is None:
                     raise IndexNotFoundError(self.where)
-                if self._view is None or self._view.name != name:
+                # By name and number: the two collections take turns, so a name comes back two ingests later.
+                if self._view is None or (self._view.name, self._view.generation) != (name, generation):
                     self._view = self._open(name)
-                    _LOG.info("Reading index generation %s in %s", name, self.where)
+                    self._view.generation = generation
+                    _LOG.info("Reading index generation %d (%s) in %s", generation, name, self.where)
                 self._checked = now
             return self._view
 
     def _live_name(self) -> str | None:
+        return self._live()[0]
+
+    def _live(self) -> tuple[str | None, int]:
+        """The live collection's name and generation number (0 for indexes from before the numbers)."""
         from chromadb.errors import NotFoundError
 
         client = self.client()
         try:
-            return str(client.get_collection(self._pointer, embedding_function=None).metadata["active"])
+            meta = client.get_collection(self._pointer, embedding_function=None).metadata or {}
+            return str(meta["active"]), int(meta.get("generation", 0))
         except NotFoundError:  # no pointer: an index from before generations is its collection itself
             names = {c.name for c in client.list_collections()}
-            return self.config.collection if self.config.collection in names else None
+            return (self.config.collection if self.config.collection in names else None), 0
 
     @property
     def _pointer(self) -> str:
@@ -360,6 +385,7 @@ class KnowledgeIndex:
 
             live = self._live_name()
             current = self.view(refresh=True) if live and not rebuild else None
+            generation = self._pointer_meta().get("generation", 0) + 1
             self._prune(keep={live, self._previous_name()})  # leftovers of killed ingests
             existing = current.stored_articles() if current else {}
             to_add, to_delete = self._plan(existing, chunks_by_article, loaded_paths, roots, report)
@@ -371,6 +397,8 @@ class KnowledgeIndex:
             else:
                 try:
                     target = self._build(current, to_add, set(to_delete), progress)
+                    self._set_meta(target, generation=generation, building=False)
+                    self._record(target.name, current, generation, to_add, set(to_delete))
                 except Exception as exc:
                     if not _out_of_space(self.config.index_dir, exc):
                         raise
@@ -380,7 +408,7 @@ class KnowledgeIndex:
                         f"{_megabytes(len(to_add) + (current.count() if current else 0))} MB), then run `kbqa ingest` "
                         "again; its half-built copy is removed then."
                     ) from exc
-                self._switch(target, previous=live)
+                self._switch(target, previous=live, generation=generation)
                 _LOG.info(
                     "Generation %s is live: %d chunks embedded, %d dropped, built beside %s",
                     target.name,
@@ -410,7 +438,109 @@ class KnowledgeIndex:
     def _build(
         self, current: IndexView | None, to_add: list[Document], drop: set[str], progress: Progress | None
     ) -> IndexView:
-        """A new generation: ``current``'s chunks minus ``drop`` (stored embeddings), plus ``to_add`` embedded."""
+        """The next generation: ``current``'s chunks minus ``drop``, plus ``to_add`` embedded. In the collection
+        one change behind ``current`` when it can be trusted (the cost follows the change), else in a new one."""
+        standby = self._standby(current, progress) if current is not None else None
+        if standby is None or current is None:
+            return self._build_aside(current, to_add, drop, progress)
+        _delete(standby, sorted(drop | {str(c.id) for c in to_add}))
+        self._embed_into(standby, to_add, progress)
+        if progress:
+            progress("keyword index", 0, 1)
+        dropped = [d for page in _paged(sorted(drop)) for d in current.collection.get(ids=page)["documents"]]
+        keyword = KeywordIndex.updated(
+            current.keyword_dir,
+            drop,
+            dropped,
+            [str(c.id) for c in to_add],
+            [c.page_content for c in to_add],
+            [str(c.metadata.get("tags", "")) for c in to_add],
+        )
+        if keyword is None:  # the live keyword index kept no tokens (built before they were): build it whole
+            standby.rebuild_keyword()
+        else:
+            standby.use_keyword(keyword)
+        if progress:
+            progress("keyword index", 1, 1)
+        return standby
+
+    def _standby(self, current: IndexView, progress: Progress | None) -> IndexView | None:
+        """The collection of the generation before ``current``, brought up to ``current`` by replaying the
+        recorded change between them; None when there is none or it cannot be trusted (see the module doc)."""
+        previous = self._previous_name()
+        record = self._recorded(current.name)
+        if previous is None or previous == current.name or record is None or record.get("base") != previous:
+            return None
+        try:
+            standby = self._open(previous)
+        except (KbqaError, ValueError):  # gone, or another model: not worth repairing
+            return None
+        meta = standby.collection.metadata or {}
+        if meta.get("building", True) or meta.get("generation") != record.get("base_generation"):
+            return None
+        self._settle()
+        self._set_meta(standby, building=True)  # from here a crash leaves it marked, and the next ingest skips it
+        added, deleted = list(record["added"]), list(record["deleted"])
+        _delete(standby, deleted + added)
+        for done, page in enumerate(_paged(added), 1):
+            got = current.collection.get(ids=page, include=["documents", "metadatas", "embeddings"])
+            if got["ids"]:
+                standby.collection.add(
+                    ids=got["ids"], embeddings=got["embeddings"], documents=got["documents"], metadatas=got["metadatas"]
+                )
+            if progress:
+                progress("catching up", min(done * _PAGE, len(added)), len(added))
+        return standby
+
+    def _settle(self) -> None:
+        """Wait until no reader can still be on the collection that was live before the last switch."""
+        switched = float(self._pointer_meta().get("switched_at", 0.0))
+        wait = switched + _SETTLE_SECONDS - time.time()
+        if 0 < wait <= _SETTLE_SECONDS:
+            time.sleep(wait)
+
+    def _record(
+        self, name: str, current: IndexView | None, generation: int, to_add: list[Document], drop: set[str]
+    ) -> None:
+        """Write down how generation ``name`` differs from ``current``: the next ingest replays it onto that
+        collection instead of copying every chunk."""
+        folder = self.config.index_dir / _DELTAS
+        folder.mkdir(parents=True, exist_ok=True)
+        base_generation = (current.collection.metadata or {}).get("generation") if current else None
+        record = {
+            "generation": generation,
+            "base": current.name if current else None,
+            "base_generation": base_generation,
+            "added": [str(c.id) for c in to_add],
+            "deleted": sorted(drop),
+        }
+        tmp = folder / f"{name}.json.tmp"
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        tmp.replace(folder / f"{name}.json")
+
+    def _recorded(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(json.loads((self.config.index_dir / _DELTAS / f"{name}.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return None
+
+    def _set_meta(self, view: IndexView, **changes: Any) -> None:
+        meta = dict(view.collection.metadata or {})
+        meta.update(changes)
+        view.collection.modify(metadata=meta)
+
+    def _pointer_meta(self) -> dict[str, Any]:
+        from chromadb.errors import NotFoundError
+
+        try:
+            return dict(self.client().get_collection(self._pointer, embedding_function=None).metadata or {})
+        except NotFoundError:
+            return {}
+
+    def _build_aside(
+        self, current: IndexView | None, to_add: list[Document], drop: set[str], progress: Progress | None
+    ) -> IndexView:
+        """A new collection: ``current``'s chunks minus ``drop`` (stored embeddings), plus ``to_add`` embedded."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         view = self._open(f"{self.config.collection}{_GENERATION_INFIX}{stamp}-{secrets.token_hex(3)}", create=True)
         if current is not None:
@@ -427,11 +557,7 @@ class KnowledgeIndex:
                 done += len(got["ids"])
                 if progress:
                     progress("copying unchanged", done, total)
-        if to_add and progress:  # shown while the model loads (the first run also exports it to ONNX)
-            progress("embedding model", 0, 1)
-            self._embeddings()
-            progress("embedding model", 1, 1)
-        self._add(view.store, to_add, progress)
+        self._embed_into(view, to_add, progress)
         if progress:
             progress("keyword index", 0, 1)
         view.rebuild_keyword()
@@ -439,14 +565,25 @@ class KnowledgeIndex:
             progress("keyword index", 1, 1)
         return view
 
-    def _switch(self, view: IndexView, previous: str | None) -> None:
+    def _embed_into(self, view: IndexView, chunks: list[Document], progress: Progress | None) -> None:
+        if chunks and progress:  # shown while the model loads (the first run also exports it to ONNX)
+            progress("embedding model", 0, 1)
+            self._embeddings()
+            progress("embedding model", 1, 1)
+        self._add(view.store, chunks, progress)
+
+    def _switch(self, view: IndexView, previous: str | None, generation: int) -> None:
         """Make ``view`` live in one write, then drop generations older than ``previous``."""
-        meta = {"active": view.name, "previous": previous or ""}
+        meta = {"active": view.name, "previous": previous or "", "generation": generation, "switched_at": time.time()}
         pointer = self.client().get_or_create_collection(self._pointer, metadata=meta, embedding_function=None)
         pointer.modify(metadata=meta)
+        view.generation = generation
         with self._lock:
             self._view, self._checked = view, time.monotonic()
         self._prune(keep={view.name, previous})
+        for record in (self.config.index_dir / _DELTAS).glob("*.json"):
+            if record.name != f"{view.name}.json":  # only the live generation's change is replayed
+                record.unlink(missing_ok=True)
 
     def _previous_name(self) -> str | None:
         from chromadb.errors import NotFoundError
@@ -545,6 +682,16 @@ class KnowledgeIndex:
                 progress("embedding", min(start + batch, len(chunks)), len(chunks))
         if not chunks and progress:
             progress("embedding", 0, 0)
+
+
+def _paged(ids: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(ids), _PAGE):
+        yield ids[start : start + _PAGE]
+
+
+def _delete(view: IndexView, ids: list[str]) -> None:
+    for page in _paged(sorted(set(ids))):  # Chroma refuses a delete that names an id twice
+        view.collection.delete(ids=page)
 
 
 def not_writable(folder: Path, exc: Exception) -> Exception:
