@@ -33,6 +33,7 @@ _MIN_TYPO_CHARS = 5  # shorter words are not corrected
 _FINGERPRINT_FILE = "fingerprint"
 _TOKENS_FILE = "tokens.npz"  # every chunk's tokens (ids into _VOCAB_FILE), so the next index reuses them
 _VOCAB_FILE = "vocab.json"
+_ARTICLES_FILE = "articles.json"  # the generation's articles: chunk ids, content hash, source (for the next ingest)
 
 
 def _bm25s() -> Any:
@@ -134,6 +135,7 @@ class KeywordIndex:
         self._words = words or {}
         self._spellings: list[str] | None = None
         self._tokens: _Tokens | None = None  # kept after a build, until saved
+        self.articles: dict[str, Any] | None = None  # saved with the index when set
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], tags: Sequence[str]) -> KeywordIndex:
@@ -193,6 +195,8 @@ class KeywordIndex:
         )
         (tmp / _FINGERPRINT_FILE).write_text(self.fingerprint, encoding="utf-8")
         (tmp / _WORDS_FILE).write_text(json.dumps(self._words), encoding="utf-8")
+        if self.articles is not None:
+            (tmp / _ARTICLES_FILE).write_text(json.dumps(self.articles), encoding="utf-8")
         if self._tokens is not None:
             self._tokens.save(tmp)
             self._tokens = None  # a reader does not need them; the next ingest reads them from disk
@@ -218,6 +222,16 @@ class KeywordIndex:
         except (OSError, ValueError):
             words = {}
         return cls(retriever, data["ids"], data["tags"], data["fingerprint"], words)
+
+    @staticmethod
+    def stored_articles(directory: Path, fingerprint: str) -> dict[str, Any] | None:
+        """The article list saved with the index in ``directory``, if that index has ``fingerprint``."""
+        if KeywordIndex.stored_fingerprint(directory) != fingerprint:
+            return None
+        try:
+            return dict(json.loads((directory / _ARTICLES_FILE).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return None
 
     @staticmethod
     def stored_fingerprint(directory: Path) -> str | None:

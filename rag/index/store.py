@@ -52,6 +52,7 @@ from rag.errors import (
     KbqaError,
     LoadError,
 )
+from rag.index.file_state import FileStates
 from rag.index.keyword import KeywordIndex
 from rag.ingest.chunking import chunk_article, chunk_tags
 from rag.ingest.loaders import discover, load_article
@@ -72,6 +73,7 @@ _REFRESH_SECONDS = 1.0
 _SETTLE_SECONDS = 2 * _REFRESH_SECONDS + 0.5
 _PAGE = 5000  # Chroma's local max batch is ~5,400 rows; one unbounded get() of 100k chunks is slow over HTTP
 _DELTAS = "deltas"
+_FILE_STATES = "files.json"
 
 
 @dataclass
@@ -134,12 +136,15 @@ class IndexView:
 
     def rebuild_keyword(self) -> KeywordIndex:
         got = self.read_all(["documents", "metadatas"])
-        return self.use_keyword(
-            KeywordIndex.build(got["ids"], got["documents"], [m.get("tags", "") for m in got["metadatas"]])
-        )
+        index = KeywordIndex.build(got["ids"], got["documents"], [m.get("tags", "") for m in got["metadatas"]])
+        return self.use_keyword(index, _articles_of(got["ids"], got["metadatas"]))
 
-    def use_keyword(self, index: KeywordIndex) -> KeywordIndex:
-        """Save ``index`` as this generation's keyword index and record its fingerprint with the collection."""
+    def use_keyword(self, index: KeywordIndex, articles: dict[str, _StoredArticle]) -> KeywordIndex:
+        """Save ``index`` (and the ``articles`` it holds) as this generation's keyword index, and record its
+        fingerprint with the collection."""
+        index.articles = {
+            a: {"ids": e.ids, "hashes": sorted(e.hashes), "source_path": e.source_path} for a, e in articles.items()
+        }
         index.save(self.keyword_dir)
         meta = dict(self.collection.metadata or {})
         if meta.get(_KW_FINGERPRINT) != index.fingerprint:
@@ -221,14 +226,14 @@ class IndexView:
         return str(doc.metadata["title"]), 1.0 - float(distance)
 
     def stored_articles(self) -> dict[str, _StoredArticle]:
-        stored: dict[str, _StoredArticle] = defaultdict(_StoredArticle)
+        """Each article's chunk ids, content hashes and source: saved with the keyword index, or read from Chroma
+        (every chunk's metadata: seconds at 100k chunks) when that file is missing or out of step."""
+        fingerprint = (self.collection.metadata or {}).get(_KW_FINGERPRINT)
+        saved = KeywordIndex.stored_articles(self.keyword_dir, fingerprint) if fingerprint else None
+        if saved is not None:
+            return {a: _StoredArticle(e["ids"], set(e["hashes"]), e["source_path"]) for a, e in saved.items()}
         got = self.read_all(["metadatas"])
-        for chunk_id, meta in zip(got["ids"], got["metadatas"], strict=True):
-            entry = stored[meta["article_id"]]
-            entry.ids.append(chunk_id)
-            entry.hashes.add(meta["article_hash"])
-            entry.source_path = meta["source_path"]
-        return dict(stored)
+        return _articles_of(got["ids"], got["metadatas"])
 
 
 class KnowledgeIndex:
@@ -380,15 +385,16 @@ class KnowledgeIndex:
             report = IngestReport()
             files = list(discover(roots))
             report.files = len(files)
-            chunks_by_article, loaded_paths = self._load(files, report, progress)
-            report.articles = len(chunks_by_article)
+            states = self._file_states(fresh=rebuild)
+            articles, loaded_paths = self._load(files, report, progress, states)
+            report.articles = len(articles)
 
             live = self._live_name()
             current = self.view(refresh=True) if live and not rebuild else None
             generation = self._pointer_meta().get("generation", 0) + 1
             self._prune(keep={live, self._previous_name()})  # leftovers of killed ingests
             existing = current.stored_articles() if current else {}
-            to_add, to_delete = self._plan(existing, chunks_by_article, loaded_paths, roots, report)
+            to_add, to_delete = self._plan(existing, articles, loaded_paths, roots, report)
             report.chunks_embedded = len(to_add)
             report.chunks_deleted = len(set(to_delete) - {c.id for c in to_add})
             if current is not None and not to_add and not to_delete:
@@ -418,6 +424,7 @@ class KnowledgeIndex:
                 )
             report.generation = target.name
             report.chunks_total = target.count()
+            states.save()
         report.seconds = time.perf_counter() - started
         return report
 
@@ -459,7 +466,9 @@ class KnowledgeIndex:
         if keyword is None:  # the live keyword index kept no tokens (built before they were): build it whole
             standby.rebuild_keyword()
         else:
-            standby.use_keyword(keyword)
+            kept = {a: e for a, e in current.stored_articles().items() if drop.isdisjoint(e.ids)}
+            added = _articles_of([str(c.id) for c in to_add], [c.metadata for c in to_add])
+            standby.use_keyword(keyword, kept | added)
         if progress:
             progress("keyword index", 1, 1)
         return standby
@@ -615,7 +624,7 @@ class KnowledgeIndex:
     def _plan(
         self,
         existing: dict[str, _StoredArticle],
-        chunks_by_article: dict[str, list[Document]],
+        articles: dict[str, _ReadArticle],
         loaded_paths: set[str],
         roots: list[Path],
         report: IngestReport,
@@ -624,11 +633,16 @@ class KnowledgeIndex:
         existing = dict(existing)
         to_add: list[Document] = []
         to_delete: list[str] = []
-        for article_id, chunks in chunks_by_article.items():
+        for article_id, article in articles.items():
             old = existing.pop(article_id, None)
-            if old and old.hashes == {chunks[0].metadata["article_hash"]}:
+            if old and old.hashes == {article.article_hash}:
                 report.unchanged += 1
                 continue
+            try:  # a file not read again whose article is not the stored one (e.g. the index was replaced)
+                chunks = article.chunks if article.chunks is not None else self._chunks(article.path)
+            except LoadError as exc:
+                report.failures.append(FileFailure(str(exc.path), exc.reason))
+                continue  # what was indexed from it stays
             (report.updated if old else report.added).append(article_id)
             to_add.extend(chunks)
             if old:
@@ -645,33 +659,53 @@ class KnowledgeIndex:
         return to_add, to_delete
 
     def _load(
-        self, files: list[Path], report: IngestReport, progress: Progress | None
-    ) -> tuple[dict[str, list[Document]], set[str]]:
-        chunks_by_article: dict[str, list[Document]] = {}
+        self, files: list[Path], report: IngestReport, progress: Progress | None, states: FileStates
+    ) -> tuple[dict[str, _ReadArticle], set[str]]:
+        """Every file's article; a file unchanged since the last ingest is not read again (rag/index/file_state.py)."""
+        articles: dict[str, _ReadArticle] = {}
         owner: dict[str, str] = {}
         loaded_paths: set[str] = set()
         for done, path in enumerate(files, 1):
+            resolved = path.resolve()
             try:
-                article = load_article(path, self.config.max_file_bytes)
-                article_id = article.metadata["article_id"]
-                if article_id in owner:
+                known = states.unchanged(resolved)
+                if known is not None:
+                    article = _ReadArticle(known.article_id, known.article_hash, resolved)
+                else:
+                    chunks = self._chunks(path)
+                    meta = chunks[0].metadata
+                    article = _ReadArticle(meta["article_id"], meta["article_hash"], resolved, chunks)
+                if article.article_id in owner:
                     raise LoadError(
                         path,
-                        f"duplicate article id '{article_id}' (also used by {owner[article_id]}); "
+                        f"duplicate article id '{article.article_id}' (also used by {owner[article.article_id]}); "
                         "give each article its own id",
                     )
-                chunks = chunk_article(article, self.config.chunk_size, self.config.chunk_overlap)
-                if not chunks:
-                    raise LoadError(path, "no article text left after removing headings and chrome")
             except LoadError as exc:
                 report.failures.append(FileFailure(str(exc.path), exc.reason))
             else:
-                owner[article_id] = str(path)
-                chunks_by_article[article_id] = chunks
-                loaded_paths.add(str(path.resolve()))
+                owner[article.article_id] = str(path)
+                articles[article.article_id] = article
+                loaded_paths.add(str(resolved))
+                if known is None:
+                    states.remember(resolved, article.article_id, article.article_hash)
             if progress:
                 progress("reading", done, len(files))
-        return chunks_by_article, loaded_paths
+        return articles, loaded_paths
+
+    def _chunks(self, path: Path) -> list[Document]:
+        chunks = chunk_article(
+            load_article(path, self.config.max_file_bytes), self.config.chunk_size, self.config.chunk_overlap
+        )
+        if not chunks:
+            raise LoadError(path, "no article text left after removing headings and chrome")
+        return chunks
+
+    def _file_states(self, fresh: bool) -> FileStates:
+        c = self.config
+        key = f"{c.chunk_size}:{c.chunk_overlap}:{c.max_file_bytes}"
+        states = FileStates.load(c.index_dir / _FILE_STATES, key)
+        return FileStates(states.path, states.key, {}) if fresh else states
 
     def _add(self, store: Any, chunks: list[Document], progress: Progress | None) -> None:
         batch = max(self.config.embedding_batch_size, 1) * 4
@@ -682,6 +716,16 @@ class KnowledgeIndex:
                 progress("embedding", min(start + batch, len(chunks)), len(chunks))
         if not chunks and progress:
             progress("embedding", 0, 0)
+
+
+def _articles_of(ids: list[str], metadatas: list[dict[str, Any]]) -> dict[str, _StoredArticle]:
+    stored: dict[str, _StoredArticle] = defaultdict(_StoredArticle)
+    for chunk_id, meta in zip(ids, metadatas, strict=True):
+        entry = stored[meta["article_id"]]
+        entry.ids.append(chunk_id)
+        entry.hashes.add(meta["article_hash"])
+        entry.source_path = meta["source_path"]
+    return dict(stored)
 
 
 def _paged(ids: list[str]) -> Iterable[list[str]]:
@@ -766,6 +810,16 @@ def _http_client(url: str, chroma_settings: Any) -> Any:
             f"Cannot reach the Chroma server at {url}: {exc}. Start it (`chroma run --path DIR --port PORT`) "
             "or unset KBQA_CHROMA_URL to use the embedded index."
         ) from exc
+
+
+@dataclass
+class _ReadArticle:
+    """An article of the corpus as this ingest found it; ``chunks`` is None when its file was not read again."""
+
+    article_id: str
+    article_hash: str
+    path: Path
+    chunks: list[Document] | None = None
 
 
 @dataclass
