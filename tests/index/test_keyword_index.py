@@ -82,3 +82,34 @@ def test_question_weights_skip_question_words_and_the_askers_own_values() -> Non
     assert "10.1.2.3:53" not in weights and "pod-7f9c" not in weights
     assert "timeout" in weights and weights["okta"] == max(weights.values())
     assert "fail" in index.weights("workload identity fials")
+
+
+def test_an_index_updated_from_saved_tokens_equals_a_fresh_build(tmp_path: Path) -> None:
+    """Issue 17: the next generation's BM25 index reuses the saved tokens of the kept chunks; its ids, scores,
+    IDF, vocabulary and spelling list are those of an index built from all the texts."""
+    import numpy as np
+
+    texts = {
+        "a#0": "kube-proxy manages network rules on each node; it is not a CNI plugin",
+        "b#0": "A CNI plugin assigns IP addresses to pods. Calico and Cilium are CNI plugins.",
+        "c#0": "Zorblax licensing: the RMM agent reports devices every fifteen minutes",
+        "d#0": "Enrollment fails with error 0x80180014 when the device limit is reached",
+    }
+    first = KeywordIndex.build(list(texts), list(texts.values()), ["k8s", "k8s", "rmm", "intune"])
+    first.save(tmp_path / "gen1")
+    changed = {"b#1": "A CNI plugin sets up the pod network; Cilium can replace kube-proxy."}
+    updated = KeywordIndex.updated(
+        tmp_path / "gen1", {"b#0", "c#0"}, [texts["b#0"], texts["c#0"]], list(changed), list(changed.values()), ["k8s"]
+    )
+    kept = {"a#0": texts["a#0"], "d#0": texts["d#0"], **changed}
+    fresh = KeywordIndex.build(list(kept), list(kept.values()), ["k8s", "intune", "k8s"])
+    assert updated is not None and updated.ids == fresh.ids
+    for query in ("cni plugin kube-proxy", "cilium pod network", "zorblax licensing", "device limit"):
+        assert np.allclose(updated._bm25.get_scores(tokenize(query)), fresh._bm25.get_scores(tokenize(query)))
+    assert set(updated._bm25.vocab_dict) == set(fresh._bm25.vocab_dict)
+    assert all(updated.idf(t) == fresh.idf(t) for t in ("cni", "zorblax", "cilium"))
+    assert updated._words == fresh._words and "zorblax" not in updated._words  # dropped texts leave the list
+    assert [h.chunk_id for h in updated.search(tokenize("kube-proxy"), 5, ["k8s"])] == [
+        h.chunk_id for h in fresh.search(tokenize("kube-proxy"), 5, ["k8s"])
+    ]
+    assert KeywordIndex.updated(tmp_path / "nothing-saved", set(), [], [], [], []) is None
