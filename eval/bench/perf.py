@@ -106,7 +106,7 @@ def w_ask(index: Path, n: int, chroma_url: str | None) -> dict[str, Any]:
     for q in qs:
         pipeline.ask(q)
         bare_query(q)
-    from rag import extractive
+    from rag.answer import extractive
 
     extractive.terms_of.cache_clear()  # conservative: kbqa's own per-chunk caches start empty again
     extractive._units.cache_clear()
