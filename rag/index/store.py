@@ -454,6 +454,13 @@ class KnowledgeIndex:
         self._embed_into(standby, to_add, progress)
         if progress:
             progress("keyword index", 0, 1)
+        self._next_keyword(current, standby, to_add, drop)
+        if progress:
+            progress("keyword index", 1, 1)
+        return standby
+
+    def _next_keyword(self, current: IndexView, target: IndexView, to_add: list[Document], drop: set[str]) -> None:
+        """``target``'s BM25 index and article list: ``current``'s, minus ``drop``, plus ``to_add``."""
         dropped = [d for page in _paged(sorted(drop)) for d in current.collection.get(ids=page)["documents"]]
         keyword = KeywordIndex.updated(
             current.keyword_dir,
@@ -464,14 +471,11 @@ class KnowledgeIndex:
             [str(c.metadata.get("tags", "")) for c in to_add],
         )
         if keyword is None:  # the live keyword index kept no tokens (built before they were): build it whole
-            standby.rebuild_keyword()
-        else:
-            kept = {a: e for a, e in current.stored_articles().items() if drop.isdisjoint(e.ids)}
-            added = _articles_of([str(c.id) for c in to_add], [c.metadata for c in to_add])
-            standby.use_keyword(keyword, kept | added)
-        if progress:
-            progress("keyword index", 1, 1)
-        return standby
+            target.rebuild_keyword()
+            return
+        kept = {a: e for a, e in current.stored_articles().items() if drop.isdisjoint(e.ids)}
+        added = _articles_of([str(c.id) for c in to_add], [c.metadata for c in to_add])
+        target.use_keyword(keyword, kept | added)
 
     def _standby(self, current: IndexView, progress: Progress | None) -> IndexView | None:
         """The collection of the generation before ``current``, brought up to ``current`` by replaying the
