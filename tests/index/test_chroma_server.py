@@ -67,6 +67,27 @@ def test_reingest_of_an_unchanged_corpus_embeds_nothing(remote: Pipeline) -> Non
     assert report.chunks_embedded == 0 and report.chunks_deleted == 0 and report.unchanged == report.articles
 
 
+def test_edits_are_applied_in_place_on_the_server_too(server: str, corpus_copy: Path, tmp_path: Path) -> None:
+    """Issue 17 over HTTP: from the third ingest on, an edit changes the collection one change behind the live one
+    (the names come back), and the server's chunks equal the BM25 index's and a fresh build's."""
+    settings = load_settings(chroma_url=server, collection="edits", index_dir=tmp_path / "host", corpus_dir=corpus_copy)
+    pipeline = Pipeline(settings)
+    names = [pipeline.ingest().generation]
+    for n in range(3):
+        path = corpus_copy / "rmm-vs-dex.md"
+        path.write_text(path.read_text("utf-8") + f"\nEdit {n}: the quuxwidget{n} licence.\n", "utf-8")
+        report = pipeline.ingest()
+        assert report.updated == ["rmm-vs-dex"] and report.chunks_embedded < 20
+        names.append(report.generation)
+    assert names[2] == names[0] and names[3] == names[1]
+    view = pipeline.index.view()
+    ids = set(view.collection.get(include=[])["ids"])
+    reference = Pipeline(load_settings(index_dir=tmp_path / "reference", corpus_dir=corpus_copy))
+    reference.ingest()
+    assert ids == set(view.keyword().ids) == set(reference.index.view().collection.get(include=[])["ids"])
+    assert pipeline.search("quuxwidget2 licence")[0].article_id == "rmm-vs-dex"
+
+
 def test_missing_collection_on_the_server_says_to_ingest(server: str, tmp_path: Path) -> None:
     pipeline = Pipeline(load_settings(chroma_url=server, collection="never-ingested", index_dir=tmp_path))
     with pytest.raises(IndexNotFoundError, match=f"No index found in {server}.*kbqa ingest"):
