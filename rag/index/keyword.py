@@ -146,7 +146,13 @@ class KeywordIndex:
         retriever = None
         if ids:
             retriever = _bm25s().BM25()
-            retriever.index((tokens.docs(), tokens.vocab_dict()), show_progress=False)
+            # bm25s scores a corpus chunk by chunk in Python (4 s at 100k chunks); the same Lucene BM25 in numpy
+            # takes a fraction, and an edit rebuilds it (tests/index/test_keyword_index.py compares the two).
+            vocab = tokens.vocab_dict()
+            retriever.scores = tokens.bm25(retriever.k1, retriever.b)
+            retriever.vocab_dict = vocab | ({} if "" in vocab else {"": len(vocab)})  # bm25s' empty-query token
+            retriever.unique_token_ids_set = set(retriever.vocab_dict.values())
+            retriever.nonoccurrence_array = None  # only BM25L and BM25+ use it
         index = cls(retriever, ids, tags, ids_fingerprint(ids), {w: n for w, n in words.items() if n > 0})
         index._tokens = tokens
         return index
@@ -329,9 +335,6 @@ class _Tokens:
     def of(cls, docs: list[list[str]]) -> _Tokens:
         return cls(np.zeros(0, np.int32), np.zeros(1, np.int64), []).extended(docs)
 
-    def docs(self) -> list[np.ndarray]:
-        return np.split(self.flat, self.offsets[1:-1]) if len(self.offsets) > 1 else []
-
     def vocab_dict(self) -> dict[str, int]:
         return {t: n for n, t in enumerate(self.vocab)}
 
@@ -354,6 +357,27 @@ class _Tokens:
         added = np.fromiter((vocab.setdefault(t, len(vocab)) for doc in docs for t in doc), dtype=np.int32)
         lengths = np.cumsum([len(doc) for doc in docs], dtype=np.int64) + self.offsets[-1]
         return _Tokens(np.concatenate([self.flat, added]), np.concatenate([self.offsets, lengths]), list(vocab))
+
+    def bm25(self, k1: float, b: float) -> dict[str, Any]:
+        """Lucene BM25 scores as bm25s keeps them: a chunk x token CSC matrix (data, indices, indptr)."""
+        n_docs = len(self.offsets) - 1
+        lengths = np.diff(self.offsets)
+        doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+        order = np.argsort(self.flat, kind="stable")  # by token, chunks ascending within a token
+        token, doc = self.flat[order].astype(np.int64), doc_of[order]
+        key = token * n_docs + doc
+        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        tf = np.diff(np.concatenate([starts, [len(key)]])).astype(np.float64)
+        token, doc = token[starts], doc[starts]
+        df = np.bincount(token, minlength=len(self.vocab))
+        idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+        tfc = tf / (tf + k1 * (1 - b + b * lengths[doc] / max(float(lengths.mean()), 1e-9)))
+        return {
+            "data": (idf[token] * tfc).astype(np.float32),
+            "indices": doc.astype(np.int32),
+            "indptr": np.concatenate([[0], np.cumsum(df)]).astype(np.int64),
+            "num_docs": n_docs,
+        }
 
     def save(self, directory: Path) -> None:
         np.savez(directory / _TOKENS_FILE, flat=self.flat, offsets=self.offsets)
