@@ -402,7 +402,7 @@ class KnowledgeIndex:
                 target = current
             else:
                 try:
-                    target = self._build(current, to_add, set(to_delete), progress)
+                    target = self._build(current, existing, to_add, set(to_delete), progress)
                     self._set_meta(target, generation=generation, building=False)
                     self._record(target.name, current, generation, to_add, set(to_delete))
                 except Exception as exc:
@@ -443,10 +443,16 @@ class KnowledgeIndex:
             ) from None
 
     def _build(
-        self, current: IndexView | None, to_add: list[Document], drop: set[str], progress: Progress | None
+        self,
+        current: IndexView | None,
+        existing: dict[str, _StoredArticle],
+        to_add: list[Document],
+        drop: set[str],
+        progress: Progress | None,
     ) -> IndexView:
-        """The next generation: ``current``'s chunks minus ``drop``, plus ``to_add`` embedded. In the collection
-        one change behind ``current`` when it can be trusted (the cost follows the change), else in a new one."""
+        """The next generation: ``current``'s chunks (its ``existing`` articles) minus ``drop``, plus ``to_add``
+        embedded. In the collection one change behind ``current`` when it can be trusted (the cost follows the
+        change), else in a new one."""
         standby = self._standby(current, progress) if current is not None else None
         if standby is None or current is None:
             return self._build_aside(current, to_add, drop, progress)
@@ -454,13 +460,20 @@ class KnowledgeIndex:
         self._embed_into(standby, to_add, progress)
         if progress:
             progress("keyword index", 0, 1)
-        self._next_keyword(current, standby, to_add, drop)
+        self._next_keyword(current, existing, standby, to_add, drop)
         if progress:
             progress("keyword index", 1, 1)
         return standby
 
-    def _next_keyword(self, current: IndexView, target: IndexView, to_add: list[Document], drop: set[str]) -> None:
-        """``target``'s BM25 index and article list: ``current``'s, minus ``drop``, plus ``to_add``."""
+    def _next_keyword(
+        self,
+        current: IndexView,
+        existing: dict[str, _StoredArticle],
+        target: IndexView,
+        to_add: list[Document],
+        drop: set[str],
+    ) -> None:
+        """``target``'s BM25 index and article list: ``current``'s (``existing``), minus ``drop``, plus ``to_add``."""
         dropped = [d for page in _paged(sorted(drop)) for d in current.collection.get(ids=page)["documents"]]
         keyword = KeywordIndex.updated(
             current.keyword_dir,
@@ -473,7 +486,7 @@ class KnowledgeIndex:
         if keyword is None:  # the live keyword index kept no tokens (built before they were): build it whole
             target.rebuild_keyword()
             return
-        kept = {a: e for a, e in current.stored_articles().items() if drop.isdisjoint(e.ids)}
+        kept = {a: e for a, e in existing.items() if drop.isdisjoint(e.ids)}
         added = _articles_of([str(c.id) for c in to_add], [c.metadata for c in to_add])
         target.use_keyword(keyword, kept | added)
 
