@@ -7,6 +7,7 @@ and logged the same way; the channel ("cli", "api", "ui") is the only difference
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 import threading
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from rag.types import SearchHit, Triage
 
 Counted = Callable[[int, int], None]
+_LOG = logging.getLogger(__name__)
 
 
 class KbService:
@@ -182,12 +184,10 @@ class KbService:
 
     def _logged(self, record: Callable[..., int], *args: Any) -> None:
         """Write to the query log; a log that cannot be written costs the log entry, never the answer."""
-        import logging
-
         try:
             record(*args)
         except sqlite3.Error as exc:
-            logging.getLogger(__name__).warning("Query log %s not written: %s", self.settings.query_log_path, exc)
+            _LOG.warning("Query log %s not written: %s", self.settings.query_log_path, exc)
 
     # --- the query log and feedback ----------------------------------------------------------------------------
 

@@ -299,15 +299,12 @@ class KnowledgeIndex:
 
     def _live(self) -> tuple[str | None, int]:
         """The live collection's name and generation number (0 for indexes from before the numbers)."""
-        from chromadb.errors import NotFoundError
-
-        client = self.client()
-        try:
-            meta = client.get_collection(self._pointer, embedding_function=None).metadata or {}
+        meta = self._pointer_meta()
+        if meta:
             return str(meta["active"]), int(meta.get("generation", 0))
-        except NotFoundError:  # no pointer: an index from before generations is its collection itself
-            names = {c.name for c in client.list_collections()}
-            return (self.config.collection if self.config.collection in names else None), 0
+        # No pointer: an index from before generations is its collection itself.
+        names = {c.name for c in self.client().list_collections()}
+        return (self.config.collection if self.config.collection in names else None), 0
 
     @property
     def _pointer(self) -> str:
@@ -556,6 +553,7 @@ class KnowledgeIndex:
         view.collection.modify(metadata=meta)
 
     def _pointer_meta(self) -> dict[str, Any]:
+        """The pointer collection's metadata (active, previous, generation, switched_at); {} when there is none."""
         from chromadb.errors import NotFoundError
 
         try:
@@ -612,13 +610,7 @@ class KnowledgeIndex:
                 record.unlink(missing_ok=True)
 
     def _previous_name(self) -> str | None:
-        from chromadb.errors import NotFoundError
-
-        try:
-            meta = self.client().get_collection(self._pointer, embedding_function=None).metadata or {}
-        except NotFoundError:
-            return None
-        return str(meta.get("previous") or "") or None
+        return str(self._pointer_meta().get("previous") or "") or None
 
     def _prune(self, keep: set[str | None]) -> None:
         """Delete this index's generations (and their keyword indexes) not in ``keep``."""
