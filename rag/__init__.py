@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from rag.records.query_log import Channel
     from rag.service import KbService
     from rag.settings import Settings, load_settings
+    from rag.sources.sync import SourceReport
     from rag.types import (
         TRIAGE_LABELS,
         VERDICT_LABELS,
@@ -79,6 +80,7 @@ _HOME: dict[str, tuple[str, str]] = {
         )
     },
     "IngestReport": ("rag.index.store", "IngestReport"),
+    "SourceReport": ("rag.sources.sync", "SourceReport"),
     "GapCluster": ("rag.records.gaps", "GapCluster"),
     "Channel": ("rag.records.query_log", "Channel"),
     "Rating": ("rag.records.feedback", "Rating"),
@@ -137,6 +139,7 @@ __all__ = [
     "SearchHit",
     "Settings",
     "SettingsError",
+    "SourceReport",
     "Triage",
     "TriageItem",
     "VerifierRecipe",

@@ -133,6 +133,21 @@ class LlmUnavailableError(LlmError):
     exit_code = 4
 
 
+class SourceError(KbqaError):
+    """A source could not be synced (unreachable, not a git repository, no such branch, no sitemap...). Its
+    articles already in the index stay as they were."""
+
+    def __init__(self, source: str, problem: str) -> None:
+        super().__init__(f"Source '{source}': {problem}. Its articles already in the index are kept.")
+        self.source = source
+
+
+class SyncCancelledError(KbqaError):
+    """A sync was stopped by the user before it finished; what was already live stays live."""
+
+    exit_code = 130
+
+
 def exit_code_of(name: str) -> int:
     """The exit code the error class called ``name`` has; 1 for a name kbqa does not define. Errors that came
     back from a server by name (ui/remote.py) exit as they would have in-process."""

@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import cached_property
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from rag.records.feedback import FeedbackRow, FeedbackStore, Rating
     from rag.records.gaps import GapCluster
     from rag.records.query_log import Channel, QueryLog
+    from rag.sources.sync import SourceReport
     from rag.types import SearchHit, Triage
 
 Counted = Callable[[int, int], None]
@@ -106,6 +108,36 @@ class KbService:
                 path.write_bytes(before)
             raise
 
+    def sources(self) -> list[dict[str, Any]]:
+        """The configured sources with their last sync (time, articles added/changed/removed, errors)."""
+        from rag.sources.sync import describe
+
+        return describe(self.settings.kb_sources, self.settings.index_dir)
+
+    def sync(
+        self,
+        names: Sequence[str] = (),
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+        reported: Callable[[SourceReport], None] | None = None,
+    ) -> list[SourceReport]:
+        """Sync the named sources (all by default), one after another; one sync at a time per index. A source
+        that fails is reported and the others go on; ``reported`` hears of each source as it finishes."""
+        from importlib.metadata import version
+
+        from rag.sources.sync import select, sync_source
+
+        chosen = select(self.settings.kb_sources, names)
+        agent = f"kbqa/{version('kbqa')} (knowledge base sync)"  # says who is asking, as robots.txt etiquette asks
+        reports = []
+        with self._ingest_lock:
+            for source in chosen:
+                report = sync_source(source, self.pipeline.index, self.settings.index_dir, agent, progress, cancel)
+                reports.append(report)
+                if reported:
+                    reported(report)
+        return reports
+
     def articles(self) -> list[dict[str, Any]]:
         """Indexed articles: id, title, tags, updated, path, URL, chunks."""
         if not self.ready():
@@ -131,6 +163,7 @@ class KbService:
             for t in a["tags"]:
                 tags[t] = tags.get(t, 0) + 1
         s = self.settings
+        sources = Counter(a["source"] or "(ingested files)" for a in articles)
         return {
             "index_dir": str(s.index_dir),
             "chroma": s.chroma_url or "embedded",
@@ -141,6 +174,7 @@ class KbService:
             "chunks": index.count(),
             "keyword_chunks": len(index.keyword()),
             "tags": dict(sorted(tags.items())),
+            "sources": dict(sorted(sources.items())),
         }
 
     # --- questions, searches, tickets: logged once here, per channel ------------------------------------------

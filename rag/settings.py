@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from rag.errors import SettingsError
+from rag.sources.config import FolderSource, Source, parse_duration
 from rag.types import AnswerMode
 
 ENV_PREFIX = "KBQA_"
@@ -219,12 +220,31 @@ class Settings(BaseSettings):
     )
     max_file_bytes: int = Field(10_000_000, ge=1, description="Corpus files larger than this are skipped.")
 
+    sources: list[Source] = Field(
+        default_factory=list,
+        description="Where the KB comes from (`[[sources]]` in kbqa.toml: folder, git or web; README.md#sources). "
+        "None configured: the corpus folder is the one source.",
+    )
+    sync_every: str | None = Field(
+        None, description="`kbqa serve` syncs the sources this often in the background (e.g. 30m, 2h); unset: never."
+    )
+
+    @field_validator("sync_every")
+    @classmethod
+    def _check_sync_every(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         if self.low_confidence_threshold < self.abstain_threshold:
             raise ValueError("low_confidence_threshold must be >= abstain_threshold")
+        names = [s.name for s in self.sources]
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"two sources are named '{twice[0]}'; give each source its own name")
         return self
 
     @classmethod
@@ -284,6 +304,15 @@ class Settings(BaseSettings):
             self.llm_timeout_s,
             self.llm_context_tokens,
         )
+
+    @property
+    def kb_sources(self) -> list[Source]:
+        """The configured sources; without any, the corpus folder is the one source (named "corpus")."""
+        return list(self.sources) or [FolderSource(name="corpus", path=self.corpus_dir)]
+
+    @property
+    def sync_every_s(self) -> float | None:
+        return parse_duration(self.sync_every) if self.sync_every else None
 
     @property
     def chroma_dir(self) -> Path:
@@ -358,7 +387,9 @@ def _describe(exc: ValidationError, config: Path | None) -> str:
     problems = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "settings"
-        if err["type"] == "extra_forbidden":
+        if err["type"] in ("union_tag_not_found", "union_tag_invalid"):
+            problems.append(f'{key}: kind must be "folder", "git" or "web" (got {err.get("input")!r})')
+        elif err["type"] == "extra_forbidden":
             where = f" in {config}" if config else ""
             problems.append(f"unknown setting '{key}'{where}.{_suggest(key, known)}")
         else:

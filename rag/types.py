@@ -32,6 +32,7 @@ class Citation:
     dense_score: float
     snippet: str
     stale: bool = False  # `updated` is older than the stale_after_days setting: the article may be outdated
+    source: str = ""  # the synced source it came from (kbqa.toml [[sources]]), empty for ingested files
 
     @property
     def where(self) -> str:

@@ -324,14 +324,79 @@ def stats(
         out.print(f"{key:>16}: {value}")
 
 
+sources_app = typer.Typer(help="Where the KB comes from ([[sources]] in kbqa.toml).", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("list")
+def sources_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """The configured sources, with their last sync: when, articles added/changed/removed, errors."""
+    rows = _service(ctx).sources()
+    if as_json:
+        out.print_json(json.dumps(rows))
+    else:
+        views.print_sources(out, rows)
+
+
+@app.command()
+def sync(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Sources to sync (default: all).", show_default=False)
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
+) -> None:
+    """Bring the index in step with the sources: only what changed is fetched and embedded, and articles gone
+    from a source leave the index. Ctrl-C cancels; what was live stays live.
+
+    Exit status 1 means some source or page could not be read: the rest was synced, and what was indexed from it
+    before stays.
+    """
+    import threading
+    from dataclasses import asdict
+
+    service = _service(ctx)
+    cancel = threading.Event()
+
+    def reported(report: Any) -> None:
+        if not as_json:
+            views.print_sync_report(out, err, report)
+
+    with _progress_bar(quiet=as_json) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total or 1)
+            bar.update(tasks[stage], completed=done if total else 1, total=total or 1)
+
+        try:
+            reports = service.sync(names or [], progress=progress, cancel=cancel, reported=reported)
+        except KeyboardInterrupt:
+            cancel.set()
+            err.print("[yellow]Sync cancelled.[/yellow] Sources synced before stay synced; the rest are as they were.")
+            raise typer.Exit(130) from None
+    if as_json:
+        out.print_json(json.dumps([asdict(r) for r in reports]))
+    if not all(r.ok and not r.errors for r in reports):
+        raise typer.Exit(EXIT_PARTIAL)
+
+
 @app.command()
 def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Address to listen on (env KBQA_HOST; default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (env KBQA_PORT; default 7860).")] = None,
+    sync_every: Annotated[
+        str | None,
+        typer.Option(help="Sync the sources this often in the background, e.g. 30m or 2h (env KBQA_SYNC_EVERY)."),
+    ] = None,
 ) -> None:
     """Serve the web chat and the REST API (indexes the corpus first if there is no index yet)."""
-    settings = _settings(ctx, host=host, port=port)
+    settings = _settings(ctx, host=host, port=port, sync_every=sync_every)
     from ui.server import serve as run_server
 
     err.print(f"kbqa: serving http://{settings.host}:{settings.port} (API docs at /docs)")
@@ -631,8 +696,10 @@ def _print_answer(answer: Answer) -> None:
         for c in answer.citations:
             where = c.where
             when = f" · updated {c.updated}" + (" [yellow](stale)[/yellow]" if c.stale else "") if c.updated else ""
+            origin = f"{c.source}: " if c.source else ""
             out.print(
-                f"  [{c.n}] {escape(c.title)} — {escape(c.section)}  [dim]{escape(where)}{when}[/dim]", highlight=False
+                f"  [{c.n}] {escape(c.title)} — {escape(c.section)}  [dim]{escape(origin + where)}{when}[/dim]",
+                highlight=False,
             )
     elif answer.nearest:
         out.print("\n[bold]Nearest articles[/bold]")

@@ -9,9 +9,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from rag import TRIAGE_LABELS
+from ui.words import count
 
 if TYPE_CHECKING:  # annotations only: the modules load when the commands that use them run
-    from rag import Calibration, GapCluster, Settings, Triage
+    from rag import Calibration, GapCluster, Settings, SourceReport, Triage
 
 TRIAGE_STYLE = {"known_issue": "bold green", "possible_match": "bold yellow", "no_known_issue": "bold red"}
 
@@ -56,6 +57,44 @@ def print_gaps(out: Console, clusters: list[GapCluster]) -> None:
         out.print(f"   {escape(c.suggestion)}")
         for example in c.examples[:3]:
             out.print(f"   [dim]- {escape(example)}[/dim]", highlight=False)
+
+
+def print_sources(out: Console, rows: list[dict[str, Any]]) -> None:
+    table = Table("source", "kind", "where", "last sync", "added", "changed", "removed", "errors", box=None)
+    for r in rows:
+        when = r["synced_at"] or "never"
+        if r["failed_at"] and r["failed_at"] > r["synced_at"]:
+            when += f" [red](failed {r['failed_at']})[/red]"
+        problems = f"[red]{len(r['errors'])}[/red]" if r["errors"] else "0"
+        table.add_row(
+            escape(r["name"]),
+            r["kind"],
+            escape(r["where"]),
+            when,
+            str(r["added"]),
+            str(r["changed"]),
+            str(r["removed"]),
+            problems,
+        )
+    out.print(table)
+    for r in rows:
+        for problem in r["errors"][:5]:
+            out.print(f"[dim]{escape(r['name'])}:[/dim] {escape(problem)}", soft_wrap=True, highlight=False)
+
+
+def print_sync_report(out: Console, err: Console, report: SourceReport) -> None:
+    if not report.ok:
+        err.print(f"[red]{escape(report.name)} failed:[/red] {escape(report.errors[0])}", soft_wrap=True)
+        return
+    at = f" at {report.revision[:10]}" if report.revision else ""
+    out.print(
+        f"{escape(report.name)}{at}: {len(report.added)} new, {len(report.changed)} changed, "
+        f"{len(report.removed)} removed, {report.unchanged} unchanged; {count(report.chunks_embedded, 'chunk')} "
+        f"embedded in {report.seconds:.1f}s.",
+        highlight=False,
+    )
+    for problem in report.errors:
+        err.print(f"[yellow]{escape(report.name)}:[/yellow] {escape(problem)}", soft_wrap=True, highlight=False)
 
 
 def print_log_list(out: Console, rows: list[dict[str, Any]]) -> None:

@@ -599,6 +599,7 @@ def citation_for(n: int, chunk: Document) -> Citation:
         score=round(float(meta.get("score", 0.0)), 5),
         dense_score=round(float(meta.get("dense_score", 0.0)), 4),
         snippet="",
+        source=meta.get("source", ""),
     )
 
 

@@ -62,6 +62,8 @@ _LOG = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)`` during long work; the CLI and UI draw it."""
+Annotate = Callable[[Path], dict[str, str]]
+"""A file's article fields that come from where it was synced from, not from the file."""
 
 SCHEMA_VERSION = 1
 _KW_FINGERPRINT = "keyword_fingerprint"
@@ -207,6 +209,8 @@ class IndexView:
                     "updated": meta.get("updated", ""),
                     "source_path": meta["source_path"],
                     "source_url": meta.get("source_url", ""),
+                    "source": meta.get("source", ""),
+                    "revision": meta.get("revision", ""),
                     "chunks": 0,
                 },
             )
@@ -371,8 +375,18 @@ class KnowledgeIndex:
         return self.view().nearest_article(vector)
 
     # -- ingest ----------------------------------------------------------------------------
-    def ingest(self, paths: Iterable[Path], progress: Progress | None = None, rebuild: bool = False) -> IngestReport:
-        """Bring the index in step with the corpus files under ``paths``; with ``rebuild``, re-embed all."""
+    def ingest(
+        self,
+        paths: Iterable[Path],
+        progress: Progress | None = None,
+        rebuild: bool = False,
+        annotate: Annotate | None = None,
+    ) -> IngestReport:
+        """Bring the index in step with the corpus files under ``paths``; with ``rebuild``, re-embed all.
+
+        ``annotate(path)`` gives article fields a file does not carry itself (a synced source's name, URL and
+        revision: rag/sources/sync.py); they are part of the article, so a change re-embeds it.
+        """
         started = time.perf_counter()
         roots = [Path(p) for p in paths]
         for root in roots:
@@ -383,7 +397,7 @@ class KnowledgeIndex:
             files = list(discover(roots))
             report.files = len(files)
             states = self._file_states(fresh=rebuild)
-            articles, loaded_paths = self._load(files, report, progress, states)
+            articles, loaded_paths = self._load(files, report, progress, states, annotate)
             report.articles = len(articles)
 
             live = self._live_name()
@@ -391,7 +405,7 @@ class KnowledgeIndex:
             generation = self._pointer_meta().get("generation", 0) + 1
             self._prune(keep={live, self._previous_name()})  # leftovers of killed ingests
             existing = current.stored_articles() if current else {}
-            to_add, to_delete = self._plan(existing, articles, loaded_paths, roots, report)
+            to_add, to_delete = self._plan(existing, articles, loaded_paths, roots, report, annotate)
             report.chunks_embedded = len(to_add)
             report.chunks_deleted = len(set(to_delete) - {c.id for c in to_add})
             if current is not None and not to_add and not to_delete:
@@ -637,6 +651,7 @@ class KnowledgeIndex:
         loaded_paths: set[str],
         roots: list[Path],
         report: IngestReport,
+        annotate: Annotate | None,
     ) -> tuple[list[Document], list[str]]:
         """Decide what to embed and what to drop by comparing article hashes with the stored ones."""
         existing = dict(existing)
@@ -648,7 +663,7 @@ class KnowledgeIndex:
                 report.unchanged += 1
                 continue
             try:  # a file not read again whose article is not the stored one (e.g. the index was replaced)
-                chunks = article.chunks if article.chunks is not None else self._chunks(article.path)
+                chunks = article.chunks if article.chunks is not None else self._chunks(article.path, annotate)
             except LoadError as exc:
                 report.failures.append(FileFailure(str(exc.path), exc.reason))
                 continue  # what was indexed from it stays
@@ -668,7 +683,12 @@ class KnowledgeIndex:
         return to_add, to_delete
 
     def _load(
-        self, files: list[Path], report: IngestReport, progress: Progress | None, states: FileStates
+        self,
+        files: list[Path],
+        report: IngestReport,
+        progress: Progress | None,
+        states: FileStates,
+        annotate: Annotate | None,
     ) -> tuple[dict[str, _ReadArticle], set[str]]:
         """Every file's article; a file unchanged since the last ingest is not read again (rag/index/file_state.py)."""
         articles: dict[str, _ReadArticle] = {}
@@ -681,7 +701,7 @@ class KnowledgeIndex:
                 if known is not None:
                     article = _ReadArticle(known.article_id, known.article_hash, resolved)
                 else:
-                    chunks = self._chunks(path)
+                    chunks = self._chunks(path, annotate)
                     meta = chunks[0].metadata
                     article = _ReadArticle(meta["article_id"], meta["article_hash"], resolved, chunks)
                 if article.article_id in owner:
@@ -702,10 +722,11 @@ class KnowledgeIndex:
                 progress("reading", done, len(files))
         return articles, loaded_paths
 
-    def _chunks(self, path: Path) -> list[Document]:
-        chunks = chunk_article(
-            load_article(path, self.config.max_file_bytes), self.config.chunk_size, self.config.chunk_overlap
-        )
+    def _chunks(self, path: Path, annotate: Annotate | None = None) -> list[Document]:
+        article = load_article(path, self.config.max_file_bytes)
+        if annotate is not None:
+            article.metadata.update({k: v for k, v in annotate(path).items() if v})
+        chunks = chunk_article(article, self.config.chunk_size, self.config.chunk_overlap)
         if not chunks:
             raise LoadError(path, "no article text left after removing headings and chrome")
         return chunks

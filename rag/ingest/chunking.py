@@ -38,6 +38,8 @@ def chunk_article(article: Document, chunk_size: int, chunk_overlap: int) -> lis
                 "section": path or INTRO_SECTION,
                 "source_path": meta["source_path"],
                 "source_url": meta.get("source_url", ""),
+                "source": meta.get("source", ""),  # the synced source it came from (rag/sources), and its revision
+                "revision": meta.get("revision", ""),
                 "updated": meta.get("updated", ""),
                 "tags": ",".join(meta.get("tags", [])),
                 "position": position,
