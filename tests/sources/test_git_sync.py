@@ -110,6 +110,7 @@ def test_sync_follows_the_branch_adds_changes_renames_and_deletes(tmp_path: Path
 def test_a_source_that_cannot_be_synced_keeps_its_articles(tmp_path: Path, repo: Path) -> None:
     service = _service(tmp_path, str(repo))
     [first] = service.sync()
+    assert first.ok
     before = _indexed(service)
 
     not_git = tmp_path / "not-a-repo"
