@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from dulwich import porcelain
+from dulwich.refs import Ref
 
 from rag import KbService, load_settings
 from tests.conftest import CORPUS
@@ -38,7 +39,7 @@ def repo(tmp_path: Path) -> Path:
     """A docs repository: four KB articles under articles/, a README and a file outside the synced folder."""
     root = tmp_path / "docs-repo"
     with porcelain.init(str(root)) as made:
-        made.refs.set_symbolic_ref(b"HEAD", b"refs/heads/main")
+        made.refs.set_symbolic_ref(Ref(b"HEAD"), Ref(b"refs/heads/main"))
     (root / "articles").mkdir()
     for path in ARTICLES:
         shutil.copy(path, root / "articles" / path.name)

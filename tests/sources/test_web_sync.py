@@ -48,53 +48,52 @@ class Site:
         )
 
 
-def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
+class _Handler(BaseHTTPRequestHandler):
+    site: Site  # set per test: the fixture makes a subclass
 
-        def do_GET(self) -> None:
-            path = self.path
-            site.requests[path] += 1
-            site.agents.add(self.headers.get("User-Agent", ""))
-            if path in ("/robots.txt", "/sitemap.xml"):
-                return self._send(*self._listing(path))
-            if path.endswith("/loop"):
-                self.send_response(302)
-                self.send_header("Location", path)
-                self.end_headers()
-                return None
-            if path in site.slow:
-                time.sleep(2.5)
-            if path not in site.pages:
-                return self._send(404, "text/html", b"<html><body>Not found</body></html>")
-            kind, body = site.pages[path]
-            etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
-            if self.headers.get("If-None-Match") == etag:
-                site.not_modified[path] += 1
-                self.send_response(304)
-                self.end_headers()
-                return None
-            return self._send(200, kind, body, etag)
+    def log_message(self, *args: object) -> None:
+        pass
 
-        def _listing(self, path: str) -> tuple[int, str, bytes]:
-            if path == "/robots.txt":
-                return 200, "text/plain", b"User-agent: *\nDisallow: /hc/en-us/articles/private\n"
-            if site.sitemap_missing:
-                return 404, "text/plain", b"not found"
-            return 200, "application/xml", site.sitemap()
-
-        def _send(self, status: int, kind: str, body: bytes, etag: str = "") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            if etag:
-                self.send_header("ETag", etag)
+    def do_GET(self) -> None:
+        path = self.path
+        self.site.requests[path] += 1
+        self.site.agents.add(self.headers.get("User-Agent", ""))
+        if path in ("/robots.txt", "/sitemap.xml"):
+            return self._send(*self._listing(path))
+        if path.endswith("/loop"):
+            self.send_response(302)
+            self.send_header("Location", path)
             self.end_headers()
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
-                self.wfile.write(body)
+            return None
+        if path in self.site.slow:
+            time.sleep(2.5)
+        if path not in self.site.pages:
+            return self._send(404, "text/html", b"<html><body>Not found</body></html>")
+        kind, body = self.site.pages[path]
+        etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
+        if self.headers.get("If-None-Match") == etag:
+            self.site.not_modified[path] += 1
+            self.send_response(304)
+            self.end_headers()
+            return None
+        return self._send(200, kind, body, etag)
 
-    return Handler
+    def _listing(self, path: str) -> tuple[int, str, bytes]:
+        if path == "/robots.txt":
+            return 200, "text/plain", b"User-agent: *\nDisallow: /hc/en-us/articles/private\n"
+        if self.site.sitemap_missing:
+            return 404, "text/plain", b"not found"
+        return 200, "application/xml", self.site.sitemap()
+
+    def _send(self, status: int, kind: str, body: bytes, etag: str = "") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        if etag:
+            self.send_header("ETag", etag)
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
+            self.wfile.write(body)
 
 
 def _html(markdown_file: Path, extra: str = "") -> bytes:
@@ -112,7 +111,7 @@ def _html(markdown_file: Path, extra: str = "") -> bytes:
 @pytest.fixture
 def site() -> Iterator[Site]:
     site = Site()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Handler,), {"site": site}))
     site.base = f"http://127.0.0.1:{server.server_address[1]}"
     for i, path in enumerate(ARTICLES):
         site.pages[f"{PREFIX}{1000 + i}-{path.stem}"] = ("text/html; charset=utf-8", _html(path))
