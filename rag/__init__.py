@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from rag.records.query_log import Channel
     from rag.service import KbService
     from rag.settings import Settings, load_settings
+    from rag.sources.schedule import BackgroundSync
     from rag.sources.sync import SourceReport
     from rag.types import (
         TRIAGE_LABELS,
@@ -81,6 +82,7 @@ _HOME: dict[str, tuple[str, str]] = {
     },
     "IngestReport": ("rag.index.store", "IngestReport"),
     "SourceReport": ("rag.sources.sync", "SourceReport"),
+    "BackgroundSync": ("rag.sources.schedule", "BackgroundSync"),
     "GapCluster": ("rag.records.gaps", "GapCluster"),
     "Channel": ("rag.records.query_log", "Channel"),
     "Rating": ("rag.records.feedback", "Rating"),
@@ -123,6 +125,7 @@ __all__ = [
     "VERDICT_LABELS",
     "Answer",
     "AnswerMode",
+    "BackgroundSync",
     "Calibration",
     "Channel",
     "Citation",

@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
-from rag.errors import IndexNotFoundError, KbqaError, QuestionError
+from rag.errors import IndexBusyError, IndexNotFoundError, KbqaError, QuestionError
 from rag.settings import Settings
 from rag.types import Answer, AnswerMode, AskOptions, final_answer
 
@@ -80,8 +80,13 @@ class KbService:
         return self.pipeline.index.exists()
 
     def ensure_index(self) -> None:
-        """Index the corpus on start-up when there is no index yet, so a first `kbqa serve` just works."""
-        if not self.ready() and self.settings.corpus_dir.is_dir():
+        """Index the KB on start-up when there is no index yet, so a first `kbqa serve` just works: the configured
+        sources are synced, or else the corpus folder is ingested."""
+        if self.ready():
+            return
+        if self.settings.sources:
+            self.sync()
+        elif self.settings.corpus_dir.is_dir():
             self.ingest()
 
     def ingest(
@@ -129,14 +134,21 @@ class KbService:
 
         chosen = select(self.settings.kb_sources, names)
         agent = f"kbqa/{version('kbqa')} (knowledge base sync)"  # says who is asking, as robots.txt etiquette asks
-        reports = []
-        with self._ingest_lock:
+        if not self._ingest_lock.acquire(blocking=False):
+            raise IndexBusyError(
+                f"A sync or re-index of {self.settings.index_dir} is already running here; wait for it to finish "
+                "(the index keeps answering meanwhile)."
+            )
+        try:
+            reports = []
             for source in chosen:
                 report = sync_source(source, self.pipeline.index, self.settings.index_dir, agent, progress, cancel)
                 reports.append(report)
                 if reported:
                     reported(report)
-        return reports
+            return reports
+        finally:
+            self._ingest_lock.release()
 
     def articles(self) -> list[dict[str, Any]]:
         """Indexed articles: id, title, tags, updated, path, URL, chunks."""

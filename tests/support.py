@@ -116,3 +116,49 @@ def add_article_copies(corpus: Path, copies: int) -> list[Path]:
             target.write_text("\n".join(["---", f"id: {source.stem}-copy-{n}", *body]) + "\n", encoding="utf-8")
             written.append(target)
     return written
+
+
+# --- git sources: a real repository made with dulwich (no git binary needed) ---------------------------------
+
+CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
+ARTICLES = [p for p in sorted(CORPUS_DIR.glob("*.md")) if p.name != "README.md"][:4]
+
+
+def article_id(path: Path) -> str:
+    from rag.ingest.loaders import load_article
+
+    return str(load_article(path, 10_000_000).metadata["article_id"])
+
+
+def commit_all(repo: Path, message: str) -> str:
+    from dulwich import porcelain
+
+    porcelain.add(str(repo), paths=[str(p) for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts])
+    return porcelain.commit(
+        str(repo), message=message.encode(), author=b"kb <kb@example.org>", committer=b"kb <kb@example.org>"
+    ).decode()
+
+
+def git_remove(repo: Path, relative: str) -> None:
+    from dulwich import porcelain
+
+    porcelain.remove(str(repo), paths=[str(repo / relative)])
+
+
+def docs_repo(root: Path) -> Path:
+    """A docs repository on branch main: four KB articles under articles/, a README, and drafts/ (not synced)."""
+    import shutil
+
+    from dulwich import porcelain
+    from dulwich.refs import Ref
+
+    with porcelain.init(str(root)) as made:
+        made.refs.set_symbolic_ref(Ref(b"HEAD"), Ref(b"refs/heads/main"))
+    (root / "articles").mkdir()
+    for path in ARTICLES:
+        shutil.copy(path, root / "articles" / path.name)
+    (root / "README.md").write_text("# The docs repository\n\nNot an article.\n")
+    (root / "drafts").mkdir()
+    (root / "drafts" / "wip.md").write_text("# Work in progress\n\nNot published yet.\n")
+    commit_all(root, "four articles")
+    return root

@@ -71,7 +71,28 @@ class ArticleRow(BaseModel):
     updated: str
     source_path: str
     source_url: str
+    source: str = Field(
+        "", description="The synced source it came from (kbqa.toml [[sources]]); empty for ingested files."
+    )
+    revision: str = Field("", description="The commit (git) or ETag/Last-Modified (web) its text is from.")
     chunks: int
+
+
+class SourceRow(BaseModel):
+    name: str
+    kind: str
+    where: str
+    synced_at: str
+    failed_at: str
+    revision: str
+    added: int
+    changed: int
+    removed: int
+    errors: list[str]
+
+
+class SourcesResponse(BaseModel):
+    sources: list[SourceRow]
 
 
 class ArticlesResponse(BaseModel):
@@ -153,12 +174,21 @@ def install(app: FastAPI, service: KbService) -> None:
 
     @router.get(
         "/articles",
-        summary="Indexed articles: id, title, tags, updated, path, chunks",
+        summary="Indexed articles: id, title, tags, updated, path, URL, source, revision, chunks",
         response_model=ArticlesResponse,
         responses=_ERRORS,
     )
     def articles() -> dict[str, Any]:
         return {"articles": service.articles()}
+
+    @router.get(
+        "/sources",
+        summary="The KB's sources with their last sync: time, articles added/changed/removed, errors",
+        response_model=SourcesResponse,
+        responses=_ERRORS,
+    )
+    def sources() -> dict[str, Any]:
+        return {"sources": service.sources()}
 
     app.include_router(router)
 

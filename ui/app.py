@@ -5,6 +5,7 @@ It only calls the pipeline (through KbService); all answering logic lives in rag
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,66 @@ def _library_tab(service: KbService) -> None:
 
     reindex.click(do_reindex, None, [table, status])
     upload.upload(do_upload, upload, [table, status])
+    _sources_panel(service, table)
+
+
+def _sources_table(service: KbService) -> list[list[Any]]:
+    return [
+        [
+            r["name"],
+            r["kind"],
+            r["where"],
+            r["synced_at"] or "never",
+            r["added"],
+            r["changed"],
+            r["removed"],
+            "; ".join(r["errors"][:3]),
+        ]
+        for r in service.sources()
+    ]
+
+
+def _sources_panel(service: KbService, articles: gr.Dataframe) -> None:
+    """The KB's sources and their last sync; sync now (with progress), or cancel a sync that runs."""
+    gr.Markdown("#### Sources")
+    table = gr.Dataframe(
+        _sources_table(service),
+        headers=["source", "kind", "where", "last sync", "added", "changed", "removed", "errors"],
+        interactive=False,
+        elem_id="kbqa-sources-table",
+    )
+    with gr.Row():
+        sync = gr.Button("Sync sources", elem_id="kbqa-sync")
+        cancel = gr.Button("Cancel sync", elem_id="kbqa-sync-cancel")
+    status = gr.Markdown("", elem_id="kbqa-sync-status")
+    running: dict[str, threading.Event] = {}
+
+    def do_sync(progress: gr.Progress = gr.Progress()) -> tuple[list[list[Any]], list[list[Any]], str]:  # noqa: B008
+        if "cancel" in running:
+            return _articles_table(service), _sources_table(service), "A sync is already running: wait, or cancel it."
+        stop = running["cancel"] = threading.Event()
+        lines: list[str] = []
+        try:
+            service.sync(
+                progress=lambda stage, done, total: progress((done, total or 1), desc=stage),
+                cancel=stop,
+                reported=lambda report: lines.extend([report.summary(), *report.errors[:10]]),
+            )
+        except KbqaError as exc:
+            lines.append(f"⚠️ {exc}")
+        finally:
+            running.pop("cancel", None)
+        return _articles_table(service), _sources_table(service), "\n".join(f"- {line}" for line in lines)
+
+    def do_cancel() -> str:
+        stop = running.get("cancel")
+        if stop is None:
+            return "No sync is running."
+        stop.set()
+        return "Cancelling: the source being synced stays as it was; sources already synced stay synced."
+
+    sync.click(do_sync, None, [articles, table, status])
+    cancel.click(do_cancel, None, status)
 
 
 def _uploaded(file: str) -> Path:

@@ -9,7 +9,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from rag import TRIAGE_LABELS
-from ui.words import count
 
 if TYPE_CHECKING:  # annotations only: the modules load when the commands that use them run
     from rag import Calibration, GapCluster, Settings, SourceReport, Triage
@@ -84,15 +83,9 @@ def print_sources(out: Console, rows: list[dict[str, Any]]) -> None:
 
 def print_sync_report(out: Console, err: Console, report: SourceReport) -> None:
     if not report.ok:
-        err.print(f"[red]{escape(report.name)} failed:[/red] {escape(report.errors[0])}", soft_wrap=True)
+        err.print(f"[red]{escape(report.summary())}[/red]", soft_wrap=True, highlight=False)
         return
-    at = f" at {report.revision[:10]}" if report.revision else ""
-    out.print(
-        f"{escape(report.name)}{at}: {len(report.added)} new, {len(report.changed)} changed, "
-        f"{len(report.removed)} removed, {report.unchanged} unchanged; {count(report.chunks_embedded, 'chunk')} "
-        f"embedded in {report.seconds:.1f}s.",
-        highlight=False,
-    )
+    out.print(escape(report.summary()), highlight=False)
     for problem in report.errors:
         err.print(f"[yellow]{escape(report.name)}:[/yellow] {escape(problem)}", soft_wrap=True, highlight=False)
 

@@ -52,6 +52,10 @@ def badge(answer: Answer | None) -> str:
     )
 
 
+def _origin(source: str) -> str:
+    return f"<span class='kbqa-origin'>{html.escape(source)}</span> · " if source else ""
+
+
 def sources(answer: Answer | None) -> str:
     """The sources panel: [n] → article, section, snippet with the cited sentences highlighted, path."""
     if answer is None:
@@ -72,7 +76,7 @@ def sources(answer: Answer | None) -> str:
                 f" — {html.escape(c.section)}"
                 + updated(c.updated, c.stale)
                 + f"<blockquote>{highlight_sentences(c.snippet, cited)}</blockquote>"
-                f"<div class='kbqa-path'>{link}</div></div>"
+                f"<div class='kbqa-path'>{_origin(c.source)}{link}</div></div>"
             )
     if answer.nearest:
         parts.append("<h4>Nearest articles</h4><ul>")

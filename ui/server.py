@@ -141,7 +141,15 @@ def serve(settings: Settings) -> None:
     announced = announce(settings)  # `kbqa ask` on this index answers through this server from now on
     # Removed on the way down: uvicorn re-raises SIGTERM once it has shut down, so a `finally` would not run.
     app.router.add_event_handler("shutdown", lambda: announced.unlink(missing_ok=True))
+    background = None
+    if settings.sync_every_s:
+        from rag import BackgroundSync
+
+        background = BackgroundSync(service.sync, settings.sync_every_s).start()
+        app.router.add_event_handler("shutdown", background.stop)
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
         announced.unlink(missing_ok=True)
+        if background is not None:
+            background.stop()

@@ -657,8 +657,18 @@ class KnowledgeIndex:
         existing = dict(existing)
         to_add: list[Document] = []
         to_delete: list[str] = []
+        resolved_roots = [r.resolve() for r in roots]
         for article_id, article in articles.items():
             old = existing.pop(article_id, None)
+            if old and _claimed_elsewhere(old.source_path, article.path, resolved_roots):
+                report.failures.append(
+                    FileFailure(
+                        str(article.path),
+                        f"duplicate article id '{article_id}' (also used by {old.source_path}, indexed from another "
+                        "folder or source); give each article its own id",
+                    )
+                )
+                continue  # the article indexed from the other file stays
             if old and old.hashes == {article.article_hash}:
                 report.unchanged += 1
                 continue
@@ -673,7 +683,6 @@ class KnowledgeIndex:
                 to_delete.extend(old.ids)
         # Left in `existing`: articles this run did not produce. Remove those whose file is gone from an
         # ingested folder, or whose file now holds another id; keep those whose file failed to load.
-        resolved_roots = [r.resolve() for r in roots]
         for article_id, old in existing.items():
             source = Path(old.source_path)
             gone = not source.exists() and any(source.is_relative_to(r) for r in resolved_roots)
@@ -746,6 +755,13 @@ class KnowledgeIndex:
                 progress("embedding", min(start + batch, len(chunks)), len(chunks))
         if not chunks and progress:
             progress("embedding", 0, 0)
+
+
+def _claimed_elsewhere(indexed_from: str, path: Path, roots: list[Path]) -> bool:
+    """Another file, outside what this ingest reads and still there, holds the article: two sources (or folders)
+    would otherwise replace each other's article at every sync."""
+    other = Path(indexed_from)
+    return other != path and other.exists() and not any(other.is_relative_to(r) for r in roots)
 
 
 def _articles_of(ids: list[str], metadatas: list[dict[str, Any]]) -> dict[str, _StoredArticle]:

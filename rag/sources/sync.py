@@ -40,6 +40,17 @@ class SourceReport:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    def summary(self) -> str:
+        """One line for people: what changed, or why the source failed."""
+        if not self.ok:
+            return f"{self.name} failed: {self.errors[0]}"
+        at = f" at {self.revision[:10]}" if self.revision else ""
+        embedded = f"{self.chunks_embedded} chunk{'s' if self.chunks_embedded != 1 else ''}"
+        return (
+            f"{self.name}{at}: {len(self.added)} new, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{self.unchanged} unchanged; {embedded} embedded in {self.seconds:.1f}s."
+        )
+
 
 def source_folder(index_dir: Path, name: str) -> Path:
     return index_dir / SOURCES_DIR / name

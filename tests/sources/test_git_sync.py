@@ -4,50 +4,17 @@ and a source that cannot be synced must keep what it had."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from dulwich import porcelain
-from dulwich.refs import Ref
 
 from rag import KbService, load_settings
-from tests.conftest import CORPUS
-
-ARTICLES = [p for p in sorted(CORPUS.glob("*.md")) if p.name != "README.md"][:4]
-
-
-def _id(path: Path) -> str:
-    from rag.ingest.loaders import load_article
-
-    return str(load_article(path, 10_000_000).metadata["article_id"])
-
-
-def _commit(repo: Path, message: str) -> str:
-    porcelain.add(str(repo), paths=[str(p) for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts])
-    return porcelain.commit(
-        str(repo), message=message.encode(), author=b"kb <kb@example.org>", committer=b"kb <kb@example.org>"
-    ).decode()
-
-
-def _remove(repo: Path, relative: str) -> None:
-    porcelain.remove(str(repo), paths=[str(repo / relative)])
+from tests.support import ARTICLES, article_id, commit_all, docs_repo, git_remove
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    """A docs repository: four KB articles under articles/, a README and a file outside the synced folder."""
-    root = tmp_path / "docs-repo"
-    with porcelain.init(str(root)) as made:
-        made.refs.set_symbolic_ref(Ref(b"HEAD"), Ref(b"refs/heads/main"))
-    (root / "articles").mkdir()
-    for path in ARTICLES:
-        shutil.copy(path, root / "articles" / path.name)
-    (root / "README.md").write_text("# The docs repository\n\nNot an article.\n")
-    (root / "drafts").mkdir()
-    (root / "drafts" / "wip.md").write_text("# Work in progress\n\nNot published yet.\n")
-    _commit(root, "four articles")
-    return root
+    return docs_repo(tmp_path / "docs-repo")
 
 
 def _service(tmp_path: Path, url: str, **options: object) -> KbService:
@@ -64,7 +31,7 @@ def _indexed(service: KbService) -> dict[str, dict]:
 def test_sync_follows_the_branch_adds_changes_renames_and_deletes(tmp_path: Path, repo: Path, by: str) -> None:
     url = str(repo) if by == "path" else repo.as_uri()
     service = _service(tmp_path, url, web_url="https://git.example.org/docs/blob/{commit}/{path}")
-    ids = [_id(p) for p in ARTICLES]
+    ids = [article_id(p) for p in ARTICLES]
 
     [first] = service.sync()
     assert first.ok and not first.errors, first
@@ -79,12 +46,12 @@ def test_sync_follows_the_branch_adds_changes_renames_and_deletes(tmp_path: Path
     changed = repo / "articles" / ARTICLES[0].name
     changed.write_text(changed.read_text() + "\n\n## Update\n\nA paragraph added upstream about kube-proxy.\n")
     (repo / "articles" / ARTICLES[1].name).rename(repo / "articles" / "renamed-article.md")
-    _remove(repo, f"articles/{ARTICLES[2].name}")
+    git_remove(repo, f"articles/{ARTICLES[2].name}")
     (repo / "articles" / "new-article.md").write_text("# A new article\n\nRestart the node pool to apply it.\n")
-    _remove(repo, f"articles/{ARTICLES[1].name}")
-    second_commit = _commit(repo, "edit, rename, delete, add")
+    git_remove(repo, f"articles/{ARTICLES[1].name}")
+    second_commit = commit_all(repo, "edit, rename, delete, add")
 
-    renamed = _id(repo / "articles" / "renamed-article.md")  # the file name, unless front matter names an id
+    renamed = article_id(repo / "articles" / "renamed-article.md")  # the file name, unless front matter names an id
     [second] = service.sync()
     assert second.ok and second.revision == second_commit
     if renamed == ids[1]:  # the same article under a new path: changed (its path, its revision)
@@ -141,3 +108,25 @@ def test_sources_are_named_in_settings_and_checked(tmp_path: Path) -> None:
     )
     with pytest.raises(SettingsError, match="No source named 'b'"):
         service.sync(["b"])
+
+
+def test_two_sources_with_the_same_article_id_do_not_replace_each_other(tmp_path: Path) -> None:
+    """Two folders holding an article with the same id: the second is reported as a duplicate, the first stays,
+    and syncing again changes nothing (before, each sync replaced the other's article)."""
+    import shutil
+
+    for name in ("team", "vendor"):
+        (tmp_path / name).mkdir()
+        shutil.copy(ARTICLES[0], tmp_path / name / ARTICLES[0].name)
+    shutil.copy(ARTICLES[1], tmp_path / "vendor" / ARTICLES[1].name)
+    sources = [{"name": n, "kind": "folder", "path": str(tmp_path / n)} for n in ("team", "vendor")]
+    service = KbService(load_settings(index_dir=tmp_path / "index", query_log=False, sources=sources))
+    team, vendor = service.sync()
+    assert team.ok and not team.errors
+    assert vendor.added == [article_id(ARTICLES[1])]
+    assert any("duplicate article id" in e and "team" in e for e in vendor.errors)
+    articles = _indexed(service)
+    assert articles[article_id(ARTICLES[0])]["source"] == "team"
+    again = service.sync()
+    assert all(not (r.added or r.changed or r.removed) for r in again)
+    assert _indexed(service) == articles

@@ -127,6 +127,11 @@ def site() -> Iterator[Site]:
     server.server_close()
 
 
+def _article_paths(site: Site) -> list[str]:
+    """The help center's article pages (the fixture's other pages are there to fail or be left out)."""
+    return [p for p in site.pages if p.startswith(PREFIX) and p[len(PREFIX)].isdigit()]
+
+
 def _service(tmp_path: Path, site: Site) -> KbService:
     source = {
         "name": "help-center",
@@ -207,7 +212,7 @@ def test_a_site_without_its_sitemap_keeps_its_articles(tmp_path: Path, site: Sit
 def test_a_site_without_sitemap_is_crawled_from_its_start_page_with_conditional_requests(
     tmp_path: Path, site: Site
 ) -> None:
-    articles = [p for p in site.pages if p.startswith(PREFIX) and p[len(PREFIX)].isdigit()]
+    articles = _article_paths(site)
     links = "".join(f"<li><a href='{p}#top'>{p}</a></li>" for p in articles)
     site.pages[f"{PREFIX}home"] = ("text/html", f"<html><body><h1>Help</h1><ul>{links}</ul></body></html>".encode())
     source = {
@@ -226,3 +231,42 @@ def test_a_site_without_sitemap_is_crawled_from_its_start_page_with_conditional_
     [second] = service.sync()  # every page asked again, conditionally: all 304, nothing embedded
     assert second.ok and second.chunks_embedded == 0
     assert all(site.not_modified[p] == 1 for p in articles)
+
+
+def test_a_cancelled_sync_leaves_the_index_and_the_state_as_they_were(tmp_path: Path, site: Site) -> None:
+    from rag.errors import SyncCancelledError
+
+    service = _service(tmp_path, site)
+    [first] = service.sync()
+    assert first.ok
+    before, state = _indexed(service), service.sources()[0]
+    for i, path in enumerate(_article_paths(site)):
+        site.pages[path] = ("text/html", _html(ARTICLES[i], "\n\n## Edited\n\nEvery page changed upstream.\n"))
+        site.lastmod[path] = "2026-11-29"
+    cancel = threading.Event()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage.endswith("pages") and done == 2:  # the user presses Cancel while the second page is read
+            cancel.set()
+
+    with pytest.raises(SyncCancelledError):
+        service.sync(progress=progress, cancel=cancel)
+    assert _indexed(service) == before
+    assert service.sources()[0] == state
+    [after] = service.sync()  # the next sync does the whole change
+    assert after.ok and len(after.changed) == len(ARTICLES)
+
+
+def test_unreachable_sources_are_named_and_fail_alone(tmp_path: Path) -> None:
+    closed = "http://127.0.0.1:9"  # the discard port: nothing listens here
+    sources = [
+        {"name": "site", "kind": "web", "sitemap": f"{closed}/sitemap.xml", "delay_s": 0, "timeout_s": 2},
+        {"name": "repo", "kind": "git", "url": f"{closed}/docs.git"},
+        {"name": "team-kb", "kind": "folder", "path": str(ARTICLES[0].parent)},
+    ]
+    service = KbService(load_settings(index_dir=tmp_path / "index", query_log=False, sources=sources))
+    site, repo, folder = service.sync()
+    assert not site.ok and site.errors[0].startswith("Source 'site': cannot read") and "kept" in site.errors[0]
+    assert not repo.ok and repo.errors[0].startswith("Source 'repo': cannot fetch")
+    assert folder.ok and folder.added  # the folder source is synced all the same
+    assert {a["source"] for a in service.articles()} == {"team-kb"}
