@@ -85,7 +85,10 @@ class Pipeline:
     def ingest(
         self, paths: Sequence[Path] | None = None, progress: Progress | None = None, rebuild: bool = False
     ) -> IngestReport:
-        return self.index.ingest(paths or [self.settings.corpus_dir], progress=progress, rebuild=rebuild)
+        from rag.sources.sync import folder_sources
+
+        annotate = folder_sources(self.settings.kb_sources)  # files in a folder source carry its name
+        return self.index.ingest(paths or [self.settings.corpus_dir], progress, rebuild, annotate)
 
     @cached_property
     def llm(self) -> LlmAnswerer:

@@ -84,7 +84,7 @@ def sync_source(
         if isinstance(source, FolderSource):
             if not source.path.exists():
                 raise SourceError(source.name, f"folder {source.path} does not exist; fix path in kbqa.toml")
-            ingested = index.ingest([source.path], progress, annotate=lambda _: {"source": source.name})
+            ingested = index.ingest([source.path], progress, annotate=folder_sources([source]))
         else:
             config = json.dumps(source.model_dump(mode="json"), sort_keys=True)
             if state.config != config:  # new filters or URL: the mirror is written again from scratch
@@ -113,6 +113,18 @@ def sync_source(
     state.save(folder)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def folder_sources(sources: Sequence[Source]) -> Callable[[Path], dict[str, str]]:
+    """A file's source when it lies in a folder source: `kbqa ingest`, uploads and `kbqa sync` name it alike (a
+    name that came and went with the command would re-embed the article each time)."""
+    folders = [(s.path.resolve(), s.name) for s in sources if isinstance(s, FolderSource)]
+
+    def annotate(path: Path) -> dict[str, str]:
+        resolved = path.resolve()
+        return next(({"source": name} for folder, name in folders if resolved.is_relative_to(folder)), {})
+
+    return annotate
 
 
 def _provenance(source: Source, folder: Path, state: SyncState) -> Callable[[Path], dict[str, str]]:

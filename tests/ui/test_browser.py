@@ -320,6 +320,20 @@ def test_hostile_article_shows_no_script_link_and_loads_nothing(session: Session
         assert page.locator(f"{area} img[src*='kbqa-test.invalid']").count() == 0
 
 
+def test_library_lists_the_sources_and_syncs_them(session: Session) -> None:
+    """The Library tab shows each source with its last sync; Sync runs it and reports what changed."""
+    page = session.page
+    page.get_by_role("tab", name="Library").click()
+    sources = page.locator("#kbqa-sources-table")
+    expect(sources).to_contain_text("corpus")  # no [[sources]] configured: the corpus folder is the one source
+    expect(sources).to_contain_text("never")
+    page.locator("#kbqa-sync").click()
+    expect(page.locator("#kbqa-sync-status")).to_contain_text("corpus: 0 new, 0 changed, 0 removed")
+    expect(sources).not_to_contain_text("never")
+    page.locator("#kbqa-sync-cancel").click()
+    expect(page.locator("#kbqa-sync-status")).to_contain_text("No sync is running.")
+
+
 def test_page_loaded_nothing_from_outside_localhost(session: Session) -> None:
     """Every request the page made in this session went to localhost (or was a data:/blob: URL)."""
     assert session.requests, "no requests recorded"
