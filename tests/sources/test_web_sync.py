@@ -58,7 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path
         self.site.requests[path] += 1
         self.site.agents.add(self.headers.get("User-Agent", ""))
-        if path in ("/robots.txt", "/sitemap.xml"):
+        if path in ("/robots.txt", "/sitemap.xml", "/sitemap-index.xml"):
             return self._send(*self._listing(path))
         if path.endswith("/loop"):
             self.send_response(302)
@@ -79,6 +79,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(200, kind, body, etag)
 
     def _listing(self, path: str) -> tuple[int, str, bytes]:
+        if path == "/sitemap-index.xml":
+            index = f"<sitemapindex><sitemap><loc>{self.site.base}/sitemap.xml</loc></sitemap></sitemapindex>"
+            return 200, "application/xml", index.encode()
         if path == "/robots.txt":
             return 200, "text/plain", b"User-agent: *\nDisallow: /hc/en-us/articles/private\n"
         if self.site.sitemap_missing:
@@ -270,3 +273,20 @@ def test_unreachable_sources_are_named_and_fail_alone(tmp_path: Path) -> None:
     assert not repo.ok and repo.errors[0].startswith("Source 'repo': cannot fetch")
     assert folder.ok and folder.added  # the folder source is synced all the same
     assert {a["source"] for a in service.articles()} == {"team-kb"}
+
+
+def test_a_sitemap_index_is_followed_and_max_pages_is_kept(tmp_path: Path, site: Site) -> None:
+    source = {
+        "name": "hc",
+        "kind": "web",
+        "sitemap": f"{site.base}/sitemap-index.xml",
+        "include": [PREFIX],
+        "delay_s": 0,
+        "timeout_s": 1,
+        "max_pages": 2,
+    }
+    service = KbService(load_settings(index_dir=tmp_path / "index", query_log=False, sources=[source]))
+    [report] = service.sync()
+    assert report.ok and len(report.added) == 2
+    assert any("more page(s) left out: max_pages is 2" in e for e in report.errors)
+    assert sum(site.requests[p] for p in _article_paths(site)) == 2
