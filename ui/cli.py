@@ -642,8 +642,14 @@ def verifier_train(
     out: Annotated[
         Path | None, typer.Option(help="Folder for the model (default: index_dir/verifier, where kbqa looks).")
     ] = None,
-    sentences_per_article: Annotated[int, typer.Option(min=1, help="Sentences each article contributes.")] = 8,
+    sentences_per_article: Annotated[
+        int, typer.Option(min=1, help="Sentences each article of the corpus contributes rule-made pairs from.")
+    ] = 2,
     seed: Annotated[int, typer.Option(help="Seed for the pairs and the training run.")] = 13,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the pairs.")] = 2,
+    written: Annotated[
+        bool, typer.Option(help="Add the 1,876 hand-written pairs shipped with kbqa (rag/verify/data).")
+    ] = True,
 ) -> None:
     """Train the verifier on your own KB: claims made from its sentences (kept, negated, numbers changed,
     identifiers swapped, taken from other articles), then a fine-tuned cross-encoder exported to ONNX int8.
@@ -654,7 +660,9 @@ def verifier_train(
     settings = _settings(ctx)
     out = out or settings.index_dir / "verifier"
     paths = corpus or [settings.corpus_dir]
-    recipe = VerifierRecipe(seed=seed, sentences_per_article=sentences_per_article)
+    recipe = VerifierRecipe(
+        seed=seed, sentences_per_article=sentences_per_article, epochs=epochs, written_pairs=written
+    )
     report = train_verifier(paths, out, recipe, progress=err.print)
     err.print(f"Trained on {report['pairs']:,} pairs in {report['seconds']} s; model in {out}.")
     err.print(f"Use it: KBQA_VERIFIER=true (with KBQA_VERIFIER_MODEL={out} if that is not index_dir/verifier).")

@@ -24,7 +24,7 @@ import itertools
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -200,24 +200,47 @@ class GroundednessScorer:
     def check(self, sentence: str, source: str) -> Support:
         return self.check_many([sentence], [source])[0]
 
-    def check_many(self, sentences: Sequence[str], sources: Sequence[str]) -> list[Support]:
-        """Score ``sentences[i]`` against ``sources[i]``; one embedding call for all the sentences."""
+    def check_many(self, sentences: Sequence[str], sources: Sequence[str], verify: bool = True) -> list[Support]:
+        """Score ``sentences[i]`` against ``sources[i]``; one embedding call for all the sentences. ``verify``:
+        also ask the verifier (when one is loaded) about each pair."""
         clean = [claim(s) for s in sentences]
         vectors = np.asarray(self.embeddings.embed_documents(clean)) if clean else np.zeros((0, 1))
-        return [self._support(s, src, vec) for s, src, vec in zip(clean, sources, vectors, strict=True)]
+        return [self._support(s, src, vec, verify) for s, src, vec in zip(clean, sources, vectors, strict=True)]
 
     def best(self, sentence: str, sources: Sequence[str]) -> tuple[int, Support]:
         """The source that supports ``sentence`` best: (its index, its support); (-1, …) with no sources."""
         if not sources:
             return -1, Support(False, 0.0, 0.0, 0.0, "", "no source")
-        results = self.check_many([sentence] * len(sources), sources)
+        results = self.check_many([sentence] * len(sources), sources, verify=False)
         contradicted = [j for j, r in enumerate(results) if r.reason == CONTRADICTED]
         if contradicted:  # one source saying the opposite outweighs another that merely uses the same words
             return contradicted[0], results[contradicted[0]]
         i = max(range(len(results)), key=lambda j: (results[j].supported, results[j].score))
+        if self.verifier is not None and not results[i].reason.startswith("not in the source"):
+            # Asked once, about the passages closest to the sentence over all the sources: asked per source, its
+            # few false alarms per passage added up over an article's many chunks.
+            j, passage = self._closest_passage_contradicting(sentence, sources)
+            if j is not None:
+                return j, replace(results[j], supported=False, evidence=passage, reason=CONTRADICTED)
         return i, results[i]
 
-    def _support(self, sentence: str, source: str, vector: np.ndarray) -> Support:
+    def _closest_passage_contradicting(self, sentence: str, sources: Sequence[str]) -> tuple[int | None, str]:
+        """The source and passage the verifier finds contradicting ``sentence``, among the closest few."""
+        assert self.verifier is not None
+        vector = np.asarray(self.embeddings.embed_documents([claim(sentence)]))[0]
+        ranked: list[tuple[float, int, str]] = []
+        for j, source in enumerate(sources):
+            windows, matrix, _ = self._windows(source)
+            if windows:
+                sims = matrix @ vector
+                ranked.extend((float(sims[k]), j, windows[k]) for k in np.argsort(-sims)[:EVIDENCE_WINDOWS])
+        top = sorted(ranked, key=lambda r: -r[0])[:EVIDENCE_WINDOWS]
+        judged = self.verifier.judge(claim(sentence), [w for _, _, w in top])
+        if judged.label != CONTRADICTED_LABEL:
+            return None, ""
+        return next(j for _, j, w in top if w == judged.passage), judged.passage
+
+    def _support(self, sentence: str, source: str, vector: np.ndarray, verify: bool = True) -> Support:
         windows, matrix, unit_terms = self._windows(source)
         if not windows:
             return Support(False, 0.0, 0.0, 0.0, "", "empty source")
@@ -230,7 +253,7 @@ class GroundednessScorer:
         score = self.lexical_weight * lexical + (1 - self.lexical_weight) * semantic
         nli = self.nli.entailment(evidence, sentence) if self.nli else None
         reason = ""
-        judged = self.verifier.judge(sentence, top) if self.verifier is not None else None
+        judged = self.verifier.judge(sentence, top) if self.verifier is not None and verify else None
         if missing := missing_facts(sentence, source):
             reason = "not in the source: " + ", ".join(missing)
         elif judged is not None and judged.label == CONTRADICTED_LABEL:
