@@ -93,6 +93,18 @@ def _progress_bar(quiet: bool) -> Progress:
     )
 
 
+def _bar_progress(bar: Progress) -> Callable[[str, int, int], None]:
+    """The library's ``progress(stage, done, total)`` drawn as one bar per stage."""
+    tasks: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total or 1)
+        bar.update(tasks[stage], completed=done if total else 1, total=total or 1)
+
+    return progress
+
+
 def _settings(ctx: typer.Context, **more: Any) -> Settings:
     """The settings with the global options applied (pydantic-settings loads here, not at `kbqa --help`)."""
     from rag import load_settings
@@ -146,13 +158,7 @@ def ingest(
     """
     service = _service(ctx)
     with _progress_bar(quiet=as_json) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total or 1)
-            bar.update(tasks[stage], completed=done if total else 1, total=total or 1)
-
+        progress = _bar_progress(bar)
         report = service.ingest(paths or None, progress=progress, rebuild=rebuild)
     if as_json:
         from dataclasses import asdict
@@ -366,13 +372,7 @@ def sync(
             views.print_sync_report(out, err, report)
 
     with _progress_bar(quiet=as_json) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total or 1)
-            bar.update(tasks[stage], completed=done if total else 1, total=total or 1)
-
+        progress = _bar_progress(bar)
         try:
             reports = service.sync(names or [], progress=progress, cancel=cancel, reported=reported)
         except KeyboardInterrupt:
