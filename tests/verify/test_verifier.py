@@ -30,6 +30,21 @@ def test_contradicting_rewrites_change_what_the_sentence_says() -> None:
     assert kind in ("copy", "reword", "drop_words", "drop_parenthesis", "main_clause") and "DaemonSet" in claim
 
 
+def test_the_shipped_written_pairs_are_whole_and_balanced() -> None:
+    """The hand-written pairs the default recipe adds: every label, as many supported claims as contradicted
+    ones of each passage, and no claim that merely copies its passage."""
+    from collections import Counter
+
+    from rag.verify.training import written_pairs
+
+    pairs = written_pairs()
+    counts = Counter(p.label for p in pairs)
+    assert len(pairs) >= 1800 and set(counts) == set(LABELS)
+    assert counts["supported"] == counts[CONTRADICTED]
+    assert not [p for p in pairs if p.claim.strip() == p.passage.strip()]
+    assert len({p.kind for p in pairs if p.label == CONTRADICTED}) == 6
+
+
 def test_pairs_are_reproducible_and_cover_the_three_labels() -> None:
     articles = {
         "a": ["kube-proxy is not a CNI plugin in AKS.", "It runs as a DaemonSet on every node.", "Use port 443."],
