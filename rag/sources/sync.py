@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -86,8 +87,10 @@ def sync_source(
                 raise SourceError(source.name, f"folder {source.path} does not exist; fix path in kbqa.toml")
             ingested = index.ingest([source.path], progress, annotate=folder_sources([source]))
         else:
-            config = json.dumps(source.model_dump(mode="json"), sort_keys=True)
-            if state.config != config:  # new filters or URL: the mirror is written again from scratch
+            # What decides the mirror's content (not politeness or timeouts): when it changes, start afresh.
+            config = json.dumps(source.model_dump(mode="json", exclude={"delay_s", "timeout_s"}), sort_keys=True)
+            if state.config != config:
+                shutil.rmtree(folder / "files", ignore_errors=True)
                 state = SyncState(config=config)
             if isinstance(source, GitSource):
                 from rag.sources.git import mirror_git

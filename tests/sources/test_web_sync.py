@@ -290,3 +290,22 @@ def test_a_sitemap_index_is_followed_and_max_pages_is_kept(tmp_path: Path, site:
     assert report.ok and len(report.added) == 2
     assert any("more page(s) left out: max_pages is 2" in e for e in report.errors)
     assert sum(site.requests[p] for p in _article_paths(site)) == 2
+
+
+def test_narrowing_a_source_s_filters_removes_what_it_no_longer_covers(tmp_path: Path, site: Site) -> None:
+    service = _service(tmp_path, site)
+    [first] = service.sync()
+    keep = _article_paths(site)[0]
+    source = {
+        "name": "help-center",
+        "kind": "web",
+        "sitemap": f"{site.base}/sitemap.xml",
+        "include": [keep],
+        "delay_s": 0,
+        "timeout_s": 1,
+    }
+    narrowed = KbService(load_settings(index_dir=tmp_path / "index", query_log=False, sources=[source]))
+    [second] = narrowed.sync()
+    assert second.ok and second.chunks_embedded == 0  # the page kept is the same article: nothing re-embedded
+    assert sorted(second.removed) == sorted(set(first.added) - {keep.rsplit("/", 1)[1]})
+    assert sorted(_indexed(narrowed)) == [keep.rsplit("/", 1)[1]]
