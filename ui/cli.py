@@ -646,7 +646,7 @@ def verifier_train(
         int, typer.Option(min=1, help="Sentences each article of the corpus contributes rule-made pairs from.")
     ] = 2,
     seed: Annotated[int, typer.Option(help="Seed for the pairs and the training run.")] = 13,
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over the pairs.")] = 2,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the pairs.")] = 3,
     written: Annotated[
         bool, typer.Option(help="Add the 1,876 hand-written pairs shipped with kbqa (rag/verify/data).")
     ] = True,
@@ -654,8 +654,8 @@ def verifier_train(
     """Train the verifier on your own KB: claims made from its sentences (kept, negated, numbers changed,
     identifiers swapped, taken from other articles) plus the hand-written pairs shipped with kbqa, then a
     fine-tuned cross-encoder exported to ONNX int8. Needs the training extra: pip install 'kbqa[train]'. About
-    14 minutes on 2 cores for 4,250 pairs and 2 epochs. Experimental: see eval/README.md (The answer verifier)
-    for what it does and does not catch yet."""
+    20-25 minutes on 2 cores for 4,250 pairs and 3 epochs. Experimental: see eval/README.md (The answer
+    verifier) for what it does and does not catch yet."""
     from rag import VerifierRecipe, train_verifier
 
     settings = _settings(ctx)

@@ -44,7 +44,7 @@ class Verifier:
             )
         config = json.loads((model_dir / "verifier.json").read_text(encoding="utf-8"))
         self.labels: list[str] = config["labels"]
-        self.contradiction_threshold: float = config.get("contradiction_threshold", 0.5)
+        self.contradiction_margin: float = config.get("contradiction_margin", 0.2)
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(_MAX_TOKENS)
         self._tokenizer.no_padding()
@@ -72,17 +72,22 @@ class Verifier:
         return np.asarray(rows).reshape(len(rows), len(self.labels))
 
     def judge(self, claim: str, passages: Sequence[str]) -> Judgement:
-        """The verdict on ``claim`` over candidate ``passages``: contradicted when one passage contradicts it
-        (over the model's threshold), else supported when one supports it, else not enough info."""
+        """The verdict on ``claim`` from the passage of ``passages`` (the closest few) it relates to most: the
+        one where the model sees most support or contradiction rather than nothing said. Contradicted when
+        there P(contradicted) exceeds P(supported) by the model's margin. Taking the strongest contradiction over
+        all passages instead flagged most paraphrases (eval/README.md, *The answer verifier*)."""
         if not passages:
             return Judgement("not_enough_info", 0.0, 0.0, "")
         probs = self.probabilities([(p, claim) for p in passages])
         support, contra = probs[:, self.labels.index(SUPPORTED)], probs[:, self.labels.index(CONTRADICTED)]
-        worst, best = int(contra.argmax()), int(support.argmax())
-        if contra[worst] >= self.contradiction_threshold and contra[worst] > support[worst]:
-            return Judgement(CONTRADICTED, float(support[best]), float(contra[worst]), passages[worst])
-        label = SUPPORTED if support[best] >= max(contra[best], 1 - support[best] - contra[best]) else LABELS[2]
-        return Judgement(label, float(support[best]), float(contra[worst]), passages[best])
+        i = int((support + contra).argmax())
+        if contra[i] - support[i] >= self.contradiction_margin:
+            label = CONTRADICTED
+        elif support[i] >= max(contra[i], 1 - support[i] - contra[i]):
+            label = SUPPORTED
+        else:
+            label = LABELS[2]
+        return Judgement(label, float(support[i]), float(contra[i]), passages[i])
 
 
 def windows(sentences: Sequence[str], size: int = 3) -> list[str]:
@@ -96,7 +101,7 @@ def load_verifier(model_dir: Path) -> Verifier:
     return Verifier(model_dir)
 
 
-def export(model: Any, tokenizer_dir: Path, target: Path, labels: Sequence[str], threshold: float) -> None:
+def export(model: Any, tokenizer_dir: Path, target: Path, labels: Sequence[str], margin: float) -> None:
     """Write a trained sequence-classification model as ONNX int8 plus its tokenizer and labels into ``target``."""
     import os
     import shutil
@@ -135,5 +140,5 @@ def export(model: Any, tokenizer_dir: Path, target: Path, labels: Sequence[str],
     os.remove(fp32)
     shutil.copy(tokenizer_dir / "tokenizer.json", target / "tokenizer.json")
     (target / "verifier.json").write_text(
-        json.dumps({"labels": list(labels), "contradiction_threshold": threshold}, indent=2), encoding="utf-8"
+        json.dumps({"labels": list(labels), "contradiction_margin": margin}, indent=2), encoding="utf-8"
     )
