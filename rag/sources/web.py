@@ -14,6 +14,7 @@ import os
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,13 +61,13 @@ def mirror_web(
         listed: dict[str, str] = {}  # url -> lastmod
         if source.sitemap:
             listed = _sitemap_pages(polite, source, robots, user_agent, errors)
-        queue = [source.start_url] if source.start_url else list(listed)
+        queue = deque([source.start_url] if source.start_url else listed)
         seen: set[str] = set(queue)
         kept: set[str] = set()
         taken = {p.file for p in state.pages.values()}
         done = 0
         while queue and done < source.max_pages:
-            url = queue.pop(0)
+            url = queue.popleft()
             done += 1
             if progress:
                 progress(f"{source.name}: pages", done, min(max(len(queue) + done, 1), source.max_pages))
@@ -98,7 +99,9 @@ def _sync_page(
     fetched = polite.get(url, previous)
     if fetched.status == "error":
         errors.append(f"{url}: {fetched.problem}")
-        return b"" if previous else None  # a previous copy stays in the index
+        # A previous copy stays in the index, and its links are still followed: a hub page that timed out must
+        # not make every page below it look deleted.
+        return (files / previous.file).read_bytes() if previous else None
     if fetched.status == "gone":
         return None
     if fetched.status == "same" and previous:

@@ -234,6 +234,10 @@ def test_a_site_without_sitemap_is_crawled_from_its_start_page_with_conditional_
     [second] = service.sync()  # every page asked again, conditionally: all 304, nothing embedded
     assert second.ok and second.chunks_embedded == 0
     assert all(site.not_modified[p] == 1 for p in articles)
+    site.slow.add(f"{PREFIX}home")  # the start page times out: the pages found through it are not "deleted"
+    [third] = service.sync()
+    assert third.ok and not third.removed and third.unchanged == len(articles)
+    assert any(f"{PREFIX}home" in e and "did not answer" in e for e in third.errors)
 
 
 def test_a_cancelled_sync_leaves_the_index_and_the_state_as_they_were(tmp_path: Path, site: Site) -> None:
