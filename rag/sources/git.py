@@ -26,9 +26,9 @@ Progress = Callable[[str, int, int], None]
 
 def mirror_git(
     source: GitSource, folder: Path, state: SyncState, progress: Progress | None, cancel: threading.Event | None
-) -> tuple[str, list[str]]:
-    """Bring ``folder/files`` to the branch's newest commit; returns (that commit, errors). ``state.pages`` is
-    updated in place (the caller saves it once the articles are live)."""
+) -> str:
+    """Bring ``folder/files`` to the branch's newest commit and return it. ``state.pages`` is updated in place
+    (the caller saves it once the articles are live)."""
     from dulwich.diff_tree import tree_changes
     from dulwich.repo import Repo
 
@@ -45,7 +45,7 @@ def mirror_git(
         else:  # first sync, or the mirror was lost: write every file again
             shutil.rmtree(files, ignore_errors=True)
             state.pages.clear()
-        changes = [c for c in tree_changes(repo.object_store, old_tree, new_tree)]
+        changes = list(tree_changes(repo.object_store, old_tree, new_tree))
         total = len(changes)
         for done, change in enumerate(changes, 1):
             if cancel is not None and cancel.is_set():
@@ -66,7 +66,7 @@ def mirror_git(
             if progress:
                 progress(f"{source.name}: files", done, total)
         files.mkdir(parents=True, exist_ok=True)
-    return commit, []
+    return commit
 
 
 def _fetch(source: GitSource, repo: Any) -> str:

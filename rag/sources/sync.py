@@ -95,7 +95,7 @@ def sync_source(
             if isinstance(source, GitSource):
                 from rag.sources.git import mirror_git
 
-                report.revision, report.errors = mirror_git(source, folder, state, progress, cancel)
+                report.revision = mirror_git(source, folder, state, progress, cancel)
             elif isinstance(source, WebSource):
                 from rag.sources.web import mirror_web
 
