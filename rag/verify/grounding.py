@@ -211,7 +211,9 @@ class GroundednessScorer:
         """The source that supports ``sentence`` best: (its index, its support); (-1, …) with no sources."""
         if not sources:
             return -1, Support(False, 0.0, 0.0, 0.0, "", "no source")
-        results = self.check_many([sentence] * len(sources), sources, verify=False)
+        text = claim(sentence)
+        vector = np.asarray(self.embeddings.embed_documents([text]))[0]  # once, not once per source
+        results = [self._support(text, source, vector, verify=False) for source in sources]
         contradicted = [j for j, r in enumerate(results) if r.reason == CONTRADICTED]
         if contradicted:  # one source saying the opposite outweighs another that merely uses the same words
             return contradicted[0], results[contradicted[0]]
@@ -219,15 +221,17 @@ class GroundednessScorer:
         if self.verifier is not None and not results[i].reason.startswith("not in the source"):
             # Asked once, about the passages closest to the sentence over all the sources: asked per source, its
             # few false alarms per passage added up over an article's many chunks.
-            j, passage = self._closest_passage_contradicting(sentence, sources)
+            j, passage = self._closest_passage_contradicting(text, vector, sources)
             if j is not None:
                 return j, replace(results[j], supported=False, evidence=passage, reason=CONTRADICTED)
         return i, results[i]
 
-    def _closest_passage_contradicting(self, sentence: str, sources: Sequence[str]) -> tuple[int | None, str]:
-        """The source and passage the verifier finds contradicting ``sentence``, among the closest few."""
+    def _closest_passage_contradicting(
+        self, text: str, vector: np.ndarray, sources: Sequence[str]
+    ) -> tuple[int | None, str]:
+        """The source and passage the verifier finds contradicting ``text`` (embedded as ``vector``), among the
+        passages closest to it."""
         assert self.verifier is not None
-        vector = np.asarray(self.embeddings.embed_documents([claim(sentence)]))[0]
         ranked: list[tuple[float, int, str]] = []
         for j, source in enumerate(sources):
             windows, matrix, _ = self._windows(source)
@@ -235,7 +239,7 @@ class GroundednessScorer:
                 sims = matrix @ vector
                 ranked.extend((float(sims[k]), j, windows[k]) for k in np.argsort(-sims)[:EVIDENCE_WINDOWS])
         top = sorted(ranked, key=lambda r: -r[0])[:EVIDENCE_WINDOWS]
-        judged = self.verifier.judge(claim(sentence), [w for _, _, w in top])
+        judged = self.verifier.judge(text, [w for _, _, w in top])
         if judged.label != CONTRADICTED_LABEL:
             return None, ""
         return next(j for _, j, w in top if w == judged.passage), judged.passage
