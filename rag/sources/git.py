@@ -9,19 +9,16 @@ next sync fetches and diffs only what is new.
 from __future__ import annotations
 
 import fnmatch
-import os
 import shutil
 import threading
-from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from rag.errors import SourceError, SyncCancelledError
+from rag.index.store import Progress
 from rag.ingest.loaders import IGNORED_NAMES, SUPPORTED_SUFFIXES
 from rag.sources.config import GitSource
-from rag.sources.state import Page, SyncState
-
-Progress = Callable[[str, int, int], None]
+from rag.sources.state import Page, SyncState, write_atomic
 
 
 def mirror_git(
@@ -57,7 +54,7 @@ def mirror_git(
                 state.pages.pop(old_path, None)
             if new_path and change.new and _wanted(source, new_path):
                 data = repo[change.new.sha].as_raw_string()
-                _write(files / new_path, data)
+                write_atomic(files / new_path, data)
                 url = source.web_url.format(commit=commit, path=new_path) if source.web_url else ""
                 state.pages[new_path] = Page(file=new_path, url=url, revision=commit)
             elif new_path:
@@ -111,13 +108,6 @@ def _wanted(source: GitSource, path: str) -> bool:
     if source.include and not any(fnmatch.fnmatch(path, g) for g in source.include):
         return False
     return not any(fnmatch.fnmatch(path, g) for g in source.exclude)
-
-
-def _write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
 
 
 def _remove(files: Path, relative: str) -> None:

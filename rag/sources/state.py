@@ -49,7 +49,12 @@ class SyncState:
             return cls()  # never synced, or a state this version cannot read: the next sync reads everything
 
     def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1), encoding="utf-8")
-        os.replace(tmp, folder / STATE_FILE)
+        write_atomic(folder / STATE_FILE, json.dumps(asdict(self), indent=1).encode("utf-8"))
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """``target`` holds the old bytes or the new ones, never part of them (a mirror file, a sync state)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)

@@ -10,12 +10,10 @@ is reported and keeps its previous copy; a page that is gone (404/410, or no lon
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +21,10 @@ from urllib.parse import urldefrag, urlsplit
 from urllib.robotparser import RobotFileParser
 
 from rag.errors import SourceError, SyncCancelledError
+from rag.index.store import Progress
 from rag.sources.config import WebSource
-from rag.sources.state import Page, SyncState
+from rag.sources.state import Page, SyncState, write_atomic
 
-Progress = Callable[[str, int, int], None]
 _SLUG = re.compile(r"[^a-z0-9]+")
 _MAX_SITEMAP_BYTES = 50_000_000  # the sitemap protocol's own limit
 _MAX_SITEMAPS = 50  # children of a sitemap index read in one sync
@@ -113,7 +111,7 @@ def _sync_page(
         return fetched.body
     name = previous.file if previous else _file_name(url, taken)
     taken.add(name)
-    _write(files / name, fetched.body)
+    write_atomic(files / name, fetched.body)
     state.pages[url] = Page(name, url, fetched.revision, lastmod, digest)
     return fetched.body
 
@@ -280,9 +278,3 @@ def _file_name(url: str, taken: set[str]) -> str:
 
 def _is_http_date(value: str) -> bool:
     return bool(re.match(r"^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} ", value))
-
-
-def _write(target: Path, data: bytes) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
