@@ -61,11 +61,12 @@ def pack_blocks(blocks: list[str], size: int, splitter: TextSplitter) -> Iterato
     Written here because langchain's splitters cut by characters: they split a code block or a sentence
     where the size runs out, and leave a list's lead-in ("Run:", "Check these settings:") at the end of one
     chunk and what it introduces in the next. Here a block that ends with ':' moves to the next chunk with
-    what follows it; only a block longer than ``size`` on its own is cut, by ``splitter``.
+    what follows it; only a block longer than ``size`` on its own is cut, by ``splitter``, and a code block cut so
+    is fenced again in every piece (a listing's second half read as prose makes its lines into "sentences").
     """
     current: list[str] = []
     for block in blocks:
-        pieces = [block] if len(block) <= size else splitter.split_text(block)
+        pieces = [block] if len(block) <= size else _cut(block, splitter)
         for piece in pieces:
             if current and len("\n".join([*current, piece])) > size:
                 carried = [current.pop()] if len(current) > 1 and current[-1].endswith(":") else []
@@ -76,6 +77,14 @@ def pack_blocks(blocks: list[str], size: int, splitter: TextSplitter) -> Iterato
             current.append(piece)
     if current:
         yield "\n".join(current)
+
+
+def _cut(block: str, splitter: TextSplitter) -> list[str]:
+    lines = block.split("\n")
+    if not (len(lines) > 2 and lines[0].lstrip().startswith("```") and lines[-1].strip().startswith("```")):
+        return splitter.split_text(block)
+    opening = lines[0].strip()
+    return [f"{opening}\n{piece}\n```" for piece in splitter.split_text("\n".join(lines[1:-1])) if piece.strip()]
 
 
 def context_line(title: str, section: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from langchain_core.documents import Document
 
 from rag.ingest.chunking import chunk_article, chunk_body
+from rag.text.sentences import split_units
 
 
 def article(body: str, **meta: object) -> Document:
@@ -52,3 +53,16 @@ def test_code_fences_with_hash_comments_are_not_headings() -> None:
     chunks = chunk_article(article(body), 1000, 100)
     assert [c.metadata["section"] for c in chunks] == ["Steps"]
     assert "# restart coredns" in chunk_body(chunks[0])
+
+
+def test_a_listing_longer_than_a_chunk_is_fenced_in_every_piece() -> None:
+    """A code block cut across chunks stays code in each: its second half must not read as prose sentences."""
+    event = "Normal  CreatingLoadBalancer  {}s  service-controller  Creating load balancer"
+    listing = "\n".join(event.format(i) for i in range(12))
+    body = f"## Troubleshoot\n\nThe output shows an error:\n\n```output\n{listing}\n```\n\nCreate the IP first.\n"
+    chunks = chunk_article(article(body), 400, 50)
+    pieces = [u for c in chunks for u in split_units(chunk_body(c)) if "CreatingLoadBalancer" in u.text]
+    assert len(pieces) >= 3
+    assert all(u.kind == "code" and u.text.startswith("```output\n") and u.text.endswith("\n```") for u in pieces)
+    assert {line for u in pieces for line in u.text.split("\n")[1:-1]} == set(listing.split("\n"))
+    assert not [u for c in chunks for u in split_units(chunk_body(c)) if u.text.strip("`\n ") == ""]
