@@ -31,6 +31,7 @@ _CONFIDENCE_CHUNKS = 3  # chunks whose term coverage counts towards confidence
 _LIST_ITEMS = 8  # items of a list that come with its lead-in
 _CONTEXT_UNITS = 2  # sentences that continue a further sentence ("It …", "This …") and come with it
 _PASSAGE_CHARS = 450  # prose that follows the best sentence in its chunk and comes with it
+_LEAD_CHARS = 300  # prose of the paragraph before a listing's lead-in that comes with the listing
 _SEMANTIC_UNITS = 8  # candidates re-ranked by meaning: ~2 ms each to embed on 2 CPU cores
 _SEMANTIC_FLOOR = 0.3  # share of a candidate's lexical score it keeps at zero similarity
 _ANSWER_CHARS = 700  # further sentences from elsewhere are added while the answer is shorter than this
@@ -51,7 +52,8 @@ _REDUNDANCY_PENALTY = 1.0  # how much repeating chosen sentences' terms costs a 
 # never answer a question.
 _FILLER = re.compile(
     r"^(let me|let's|let us|in this (article|section|guide|tutorial)|for more (information|details)|to learn more|"
-    r"this (article|section|guide|tutorial|page) (shows|describes|explains|covers|helps|walks|provides))\b",
+    r"this (article|section|guide|tutorial|page|document|topic) (shows|describes|explains|covers|helps|walks|provides|"
+    r"documents|outlines|discusses|details|lists|introduces|summari[sz]es|demonstrates|presents|reviews|teaches))\b",
     re.IGNORECASE,
 )
 # The verbs that can join subject and predicate in "Is X a Y?" questions.
@@ -195,7 +197,9 @@ class ExtractiveAnswerer:
         chosen = None
         if quoted is not None and quoted.coverage > best.coverage and quoted.rank <= best.rank:
             from_listing = _passage(quoted, candidates, following)
-            if from_listing != [quoted]:  # a listing with nothing around it to say what it is: not an answer
+            # A listing with nothing around it to say what it is, or with no sentence that introduces it (it opens
+            # its section): not where an answer starts.
+            if from_listing[0] is not quoted and any(c is quoted for c in from_listing):
                 best, chosen = quoted, from_listing
         if chosen is None:
             chosen = _passage(best, candidates, following)
@@ -275,9 +279,10 @@ def _passage(
 ) -> list[_Candidate]:
     """The best sentence with the text around it that makes it an answer: the sentence it continues or the
     lead-in of its list before it, and what follows it (the rest of the explanation, the fix, the command) up to
-    ``_PASSAGE_CHARS`` of prose, into the section's next chunk when its own ends first. Articles explain in
-    order, so the facts a question needs sit next to the sentence that matches it best more often than in
-    another article's best sentence. ``following(chunk)`` gives the scored units of the chunk after ``chunk``."""
+    ``_PASSAGE_CHARS`` of prose, into the section's next chunk (or its first subsection's) when its own ends first.
+    Articles explain in order, so the facts a question needs sit next to the sentence that matches it best more
+    often than in another article's best sentence. ``following(chunk)`` gives the scored units of the chunk after
+    ``chunk``."""
     out = _opening(best, candidates)
     size = len(best.unit.text) if best.unit.kind != "code" else 0
     rest = [c for c in candidates if c.chunk is best.chunk and c.unit.position > best.unit.position]
@@ -324,14 +329,39 @@ def _opening(best: _Candidate, candidates: list[_Candidate]) -> list[_Candidate]
         return [lead_in, best]
     if best.unit.kind == "code":
         # "You might see an error similar to the following:", "Restart the agents:" (too short to be scored)
+        # A run of listings ("Typical errors:" and three of them) is introduced by the sentence before the first.
         units = _chunk_units(best)
-        before = units[best.unit.position - 1] if best.unit.position > 0 else None
-        if before is not None and before[0].kind != "code":
-            return [previous or _as_candidate(best, *before), best]
-        return []
+        start = best.unit.position
+        while start > 0 and units[start - 1][0].kind == "code":
+            start -= 1
+        if start == 0:
+            return []
+        before = units[start - 1]
+        lead_in = previous if start == best.unit.position else None
+        return [*_paragraph_before(best, before[0], candidates), lead_in or _as_candidate(best, *before), best]
     if previous is not None and best.unit.kind == "sentence" and _CONTINUATION.match(best.unit.text):
         return [previous, best]
     return [best]
+
+
+def _paragraph_before(listing: _Candidate, lead: Unit, candidates: list[_Candidate]) -> list[_Candidate]:
+    """The sentences of the paragraph that leads into a listing, before its last one: an article says why an error
+    happens ("Cluster autoupgrade always upgrades the control plane and the node pools together.") in the sentences
+    that end with "… raises the following error:". Up to ``_LEAD_CHARS``, nearest first; filler is not scored, so
+    it never comes."""
+    units = _chunk_units(listing)
+    if lead.kind != "sentence":
+        return []
+    scored = {c.unit.position: c for c in candidates if c.chunk is listing.chunk}
+    out: list[_Candidate] = []
+    size = 0
+    for unit, _ in reversed(units[: lead.position]):
+        cand = scored.get(unit.position)
+        if unit.block != lead.block or cand is None or size + len(unit.text) > _LEAD_CHARS:
+            break
+        out.insert(0, cand)
+        size += len(unit.text)
+    return out
 
 
 def _with_context(
@@ -484,7 +514,8 @@ def _next_chunk(
     weights: dict[str, float],
     score: Callable[[list[Document], dict[str, float]], list[_Candidate]],
 ) -> Callable[[Document], list[_Candidate]]:
-    """The scored units of the chunk that follows a chunk in its section (one index read, only when asked)."""
+    """The scored units of the chunk that follows a chunk in its section or opens one of its subsections (one index
+    read, only when asked)."""
 
     def following(chunk: Document) -> list[_Candidate]:
         if article_chunks is None:
@@ -494,7 +525,7 @@ def _next_chunk(
         after = [
             c
             for c in article_chunks(chunk.metadata["article_id"])
-            if int(c.metadata.get("position", 0)) == position and c.metadata.get("section") == section
+            if int(c.metadata.get("position", 0)) == position and _within(str(c.metadata.get("section")), section)
         ]
         if not after:
             return []
@@ -505,6 +536,11 @@ def _next_chunk(
         return [replace(c, rank=rank) for c in score([after[0]], weights)]
 
     return following
+
+
+def _within(section: str, parent: object) -> bool:
+    """The same section, or one of its subsections: "Mitigate > Remove deprecated APIs" goes on with "Mitigate"."""
+    return section == parent or section.startswith(f"{parent} > ")
 
 
 def _definition(term: str, candidates: list[_Candidate], taken: list[_Candidate]) -> _Candidate | None:

@@ -25,19 +25,20 @@ class Unit:
     text: str
     kind: UnitKind
     position: int
+    block: int = 0  # which paragraph, item or listing of the text it comes from: sentences of one block share it
 
 
 def split_units(text: str) -> list[Unit]:
     units: list[Unit] = []
     code: list[str] | None = None
-    for raw in text.split("\n"):
+    for block, raw in enumerate(text.split("\n")):
         line = raw.rstrip()
         if line.lstrip().startswith("```"):
             if code is None:
                 code = [line.strip()]
             else:
                 code.append(line.strip())
-                units.append(Unit("\n".join(code), "code", len(units)))
+                units.append(Unit("\n".join(code), "code", len(units), block))
                 code = None
             continue
         if code is not None:
@@ -47,12 +48,12 @@ def split_units(text: str) -> list[Unit]:
             continue
         clean = _EMPHASIS.sub(r"\2", line.strip())
         if _ITEM.match(clean):
-            units.append(Unit(_ITEM.sub("", clean, count=1), "item", len(units)))
+            units.append(Unit(_ITEM.sub("", clean, count=1), "item", len(units), block))
             continue
         for sentence in _split_sentences(clean):
-            units.append(Unit(sentence, "sentence", len(units)))
+            units.append(Unit(sentence, "sentence", len(units), block))
     if code:
-        units.append(Unit("\n".join([*code, "```"]), "code", len(units)))
+        units.append(Unit("\n".join([*code, "```"]), "code", len(units), len(text.split("\n"))))
     return units
 
 

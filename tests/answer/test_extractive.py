@@ -130,6 +130,82 @@ def test_the_passage_goes_on_in_the_next_chunk_of_its_section() -> None:
     assert "up#1" in {c.chunk_id for c in answer.citations} and "up#1" in {r.chunk_id for r in answer.retrieved}
 
 
+def test_a_pasted_error_brings_the_paragraph_that_explains_it() -> None:
+    """The cause an article gives in the sentences leading into "… raises the following error:" comes with the
+    listing; a sentence of an earlier paragraph does not."""
+    doc = chunk(
+        "au#0",
+        "autoupgrade",
+        "Constraints",
+        "Autoupgrade has a schedule.\n"
+        "Cluster autoupgrade always upgrades the control plane and the node pools together. You can't upgrade the "
+        "control plane only. Running the upgrade command with the control plane flag raises the following error:\n"
+        "```output\nNotAllAgentPoolOrchestratorVersionSpecifiedAndUnchanged: all Agent pools must be specified\n```",
+        0.7,
+    )
+    answer = answerer().answer(
+        "az aks upgrade --control-plane-only gives NotAllAgentPoolOrchestratorVersionSpecifiedAndUnchanged", [doc]
+    )
+    assert answer.text.startswith("Cluster autoupgrade always upgrades the control plane and the node pools together.")
+    assert "You can't upgrade the control plane only." in answer.text and "schedule" not in answer.text
+    assert [s.kind for s in answer.sentences][-1] == "code"
+
+
+def test_a_run_of_listings_is_introduced_by_the_sentence_before_the_first() -> None:
+    """The matching listing is the third of a run under one lead-in: the answer opens with that lead-in, not with
+    a code block."""
+    doc = chunk(
+        "dns#0",
+        "dns",
+        "Symptoms",
+        "Typical errors from applications and tools:\n"
+        "```text\nnslookup: can't resolve 'myapi'\n```\n"
+        "```text\ndial tcp: lookup myapi on 10.0.0.10:53: i/o timeout\n```\n"
+        "```text\nserver can't find myapi: SERVFAIL\n```\n"
+        "SERVFAIL means CoreDNS was reached, but its upstream failed.",
+        0.7,
+    )
+    answer = answerer().answer("server can't find myapi: SERVFAIL", [doc])
+    assert answer.text.startswith("Typical errors from applications and tools:")
+    assert "upstream failed" in answer.text
+
+
+def test_the_passage_goes_on_into_a_subsection() -> None:
+    """A section that ends with "Use one of the following options:" goes on in its first subsection's chunk."""
+    first = chunk(
+        "up#0",
+        "upgrade",
+        "Mitigate",
+        "An upgrade is blocked when the cluster used a deprecated API recently.\nUse one of the following options:\n"
+        "- Remove usage of deprecated APIs\n- Bypass validation",
+        0.7,
+    )
+    sub = chunk("up#1", "upgrade", "Mitigate > Remove usage of deprecated APIs", "1. Wait 12 hours, then retry.", 0.2)
+    other = chunk("up#2", "upgrade", "Prerequisites", "Install the CLI version 2.57.", 0.2)
+    for n, c in enumerate((first, sub, other)):
+        c.metadata["position"] = n
+    everything = [first, sub, other]
+    answer = answerer().answer("upgrade blocked deprecated api", [first], lambda a: everything)
+    assert "Wait 12 hours" in answer.text
+    first.metadata["section"] = "Mitigate elsewhere"  # not a parent of the next chunk's section: stops there
+    answer = answerer().answer("upgrade blocked deprecated api", [first], lambda a: everything)
+    assert "Wait 12 hours" not in answer.text
+
+
+def test_sentences_about_the_page_itself_are_not_answers() -> None:
+    """ "This page documents …" names the question's words and says nothing about them."""
+    doc = chunk(
+        "rr#0",
+        "rules",
+        "Naming",
+        "This page documents naming conventions for recording rules.\n"
+        "Recording rule names take the form level:metric:operations.",
+        0.7,
+    )
+    answer = answerer().answer("naming conventions for recording rules", [doc])
+    assert answer.text.startswith("Recording rule names take the form level:metric:operations.")
+
+
 def test_meaning_reranks_the_sentences_that_share_the_words() -> None:
     """With a similarity function, the sentence closest in meaning leads, not the one repeating most words."""
     doc = chunk(
