@@ -40,6 +40,10 @@ _RANK_DECAY = 0.15  # retrieval rank is the stronger signal: a sentence from chu
 _NON_ANSWER_SECTIONS = frozenset(
     {"references", "see also", "related articles", "related content", "next steps", "what's next", "whatsnext"}
 )
+# The Symptoms / Cause / Resolution layout of support articles: the headings that name each part.
+_SYMPTOMS = re.compile(r"^(symptoms?|errors?|error messages?|problems?|issues?|what you see)\b")
+_CAUSE = re.compile(r"\b(causes?|reasons?|why)\b")
+_FIX = re.compile(r"\b(resolution|resolve|solutions?|fix(es)?|mitigations?|mitigate|workarounds?|remed(y|ies))\b")
 _LINK_ONLY = re.compile(r"^\[[^\]]*\]\([^)]*\)\W*$")
 # A sentence opening with one of these continues the one before it and reads wrong alone.
 _CONTINUATION = re.compile(r"^(it|this|these|they|that|those|its|their)\b", re.IGNORECASE)
@@ -111,7 +115,7 @@ class ExtractiveAnswerer:
             article_chunks = lru_cache(maxsize=None)(article_chunks)
         more = _article_candidates(article_chunks, chunks, weights, self._candidates)
         following = _next_chunk(article_chunks, candidates, weights, self._candidates)
-        chosen = self._select(candidates, following)
+        chosen = self._select(candidates, following, more)
         prefix, chosen = _yes_no(question, chosen, candidates, more, weights)
         chosen = _without_dangling_lead_ins(chosen)
         citations: dict[str, Citation] = {}
@@ -186,10 +190,14 @@ class ExtractiveAnswerer:
         return candidates
 
     def _select(
-        self, candidates: list[_Candidate], following: Callable[[Document], list[_Candidate]]
+        self,
+        candidates: list[_Candidate],
+        following: Callable[[Document], list[_Candidate]],
+        more: Callable[[str], list[_Candidate]],
     ) -> list[_Candidate]:
-        """One coherent passage around the best sentence, then greedy picks from elsewhere that add to it
-        (maximal marginal relevance on terms) while the answer has room."""
+        """One coherent passage around the best sentence (or, when that is a symptom, the symptom and then what its
+        article gives as cause and fix), then greedy picks from elsewhere that add to it (maximal marginal
+        relevance on terms) while the answer has room."""
         best = candidates[0]
         # A pasted error or log that an article quotes in an output block: the answer is what the article says
         # around that listing (what it means, how to fix it), so the passage starts at the listing.
@@ -203,6 +211,11 @@ class ExtractiveAnswerer:
                 best, chosen = quoted, from_listing
         if chosen is None:
             chosen = _passage(best, candidates, following)
+        remedy = _cause_and_fix(best, candidates, more, following)
+        if remedy:
+            # The symptom as the article words it (the reader has it already), then its cause and fix. What follows
+            # a quoted listing says what it means, so that passage stays whole.
+            chosen = [*(chosen if best.unit.kind == "code" else _opening(best, candidates)), *remedy]
         size = sum(len(c.unit.text) for c in chosen if c.unit.kind != "code")
         taken = {(id(c.chunk), c.unit.position) for c in chosen}
         pool = [c for c in candidates[1:] if c.unit.kind != "code" and (id(c.chunk), c.unit.position) not in taken]
@@ -342,6 +355,38 @@ def _opening(best: _Candidate, candidates: list[_Candidate]) -> list[_Candidate]
     if previous is not None and best.unit.kind == "sentence" and _CONTINUATION.match(best.unit.text):
         return [previous, best]
     return [best]
+
+
+def _cause_and_fix(
+    best: _Candidate,
+    candidates: list[_Candidate],
+    more: Callable[[str], list[_Candidate]],
+    following: Callable[[Document], list[_Candidate]],
+) -> list[_Candidate]:
+    """When the best match is under a "Symptoms" heading, the reader has the symptom already: the answer is what the
+    same article says under its cause and its fix headings (the Symptoms / Cause / Resolution layout of support
+    KBs), each the passage around its sentence that best matches the question, or its first one."""
+    if not _SYMPTOMS.match(_heading(best.chunk)):
+        return []
+    article = best.chunk.metadata["article_id"]
+    pool = [
+        c
+        for c in (*candidates, *more(article))
+        if c.chunk.metadata["article_id"] == article and c.unit.kind != "code" and not c.unit.text.endswith(":")
+    ]
+    out: list[_Candidate] = []
+    for heading in (_CAUSE, _FIX):
+        under = [c for c in pool if heading.search(_heading(c.chunk))]
+        if not under:
+            continue
+        first = max(under, key=lambda c: (c.score, -int(c.chunk.metadata.get("position", 0)), -c.unit.position))
+        own = [c for c in under if c.chunk is first.chunk]
+        out.extend(c for c in _passage(first, own, following) if all(c is not o for o in out))
+    return out
+
+
+def _heading(chunk: Document) -> str:
+    return str(chunk.metadata.get("section", "")).split(" > ")[-1].strip().lower()
 
 
 def _paragraph_before(listing: _Candidate, lead: Unit, candidates: list[_Candidate]) -> list[_Candidate]:

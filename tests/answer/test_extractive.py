@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.index.keyword import question_terms
+from rag.ingest.chunking import chunk_body
 from rag.settings import AnswerSettings
 from tests.fakes import answerer, chunk
 
@@ -204,6 +205,34 @@ def test_sentences_about_the_page_itself_are_not_answers() -> None:
     )
     answer = answerer().answer("naming conventions for recording rules", [doc])
     assert answer.text.startswith("Recording rule names take the form level:metric:operations.")
+
+
+def test_a_symptom_is_answered_with_its_articles_cause_and_fix() -> None:
+    """A support article's Symptoms section matches a pasted error best; the answer goes on with what the same
+    article says under Cause and Resolution (read from the index when retrieval did not return them), not with the
+    rest of the symptoms."""
+    symptoms = chunk(
+        "wu#0",
+        "windows-update",
+        "Symptoms",
+        "- Settings shows `There were some problems installing updates (0x80070002)`.\n"
+        "- The scan fails within seconds with 0x8024402c.",
+        0.7,
+    )
+    cause = chunk("wu#1", "windows-update", "Cause", "A file in SoftwareDistribution is missing after a download.", 0.1)
+    fix = chunk("wu#2", "windows-update", "Resolution", "Stop wuauserv and rename SoftwareDistribution.", 0.1)
+    other = chunk("dns#0", "dns", "Symptoms", "Lookups time out.", 0.1)
+    for n, c in enumerate((symptoms, cause, fix)):
+        c.metadata["position"] = n
+    answer = answerer().answer(
+        "There were some problems installing updates 0x80070002",
+        [symptoms, other],
+        lambda a: [symptoms, cause, fix] if a == "windows-update" else [other],
+    )
+    texts = [s.text for s in answer.sentences]
+    assert texts[0].startswith("Settings shows") and "0x8024402c" not in answer.text
+    assert texts[1:3] == [chunk_body(cause), chunk_body(fix)]
+    assert {"wu#1", "wu#2"} <= {c.chunk_id for c in answer.citations}
 
 
 def test_meaning_reranks_the_sentences_that_share_the_words() -> None:
