@@ -44,6 +44,8 @@ _NON_ANSWER_SECTIONS = frozenset(
 _SYMPTOMS = re.compile(r"^(symptoms?|errors?|error messages?|problems?|issues?|what you see)\b")
 _CAUSE = re.compile(r"\b(causes?|reasons?|why)\b")
 _FIX = re.compile(r"\b(resolution|resolve|solutions?|fix(es)?|mitigations?|mitigate|workarounds?|remed(y|ies))\b")
+_HOW_TO = re.compile(r"\bhow (do|can|should|would) (i|we|you)\b|\bhow to\b|\bsteps to\b", re.IGNORECASE)
+_PROCEDURE_BOOST = 1.5
 _LINK_ONLY = re.compile(r"^\[[^\]]*\]\([^)]*\)\W*$")
 # A sentence opening with one of these continues the one before it and reads wrong alone.
 _CONTINUATION = re.compile(r"^(it|this|these|they|that|those|its|their)\b", re.IGNORECASE)
@@ -111,6 +113,8 @@ class ExtractiveAnswerer:
             return self._abstain(question, chunks, confidence, retrieved)
 
         candidates = self._by_meaning(question, candidates)  # after abstaining: a refusal embeds no sentence
+        if _HOW_TO.search(question):
+            candidates = _procedures_first(candidates)
         if article_chunks is not None:  # the passage and a yes/no definition may both read one article: once
             article_chunks = lru_cache(maxsize=None)(article_chunks)
         more = _article_candidates(article_chunks, chunks, weights, self._candidates)
@@ -387,6 +391,18 @@ def _cause_and_fix(
 
 def _heading(chunk: Document) -> str:
     return str(chunk.metadata.get("section", "")).split(" > ")[-1].strip().lower()
+
+
+def _procedures_first(candidates: list[_Candidate]) -> list[_Candidate]:
+    """For "how do I …": a sentence that introduces a command or a configuration ("Run:", "… with the following
+    file:") is what the asker needs, so it counts ``_PROCEDURE_BOOST`` times."""
+    for cand in candidates:
+        units = _chunk_units(cand)
+        after = units[cand.unit.position + 1][0] if cand.unit.position + 1 < len(units) else None
+        if cand.unit.kind != "code" and after is not None and after.kind == "code":
+            cand.score *= _PROCEDURE_BOOST
+    candidates.sort(key=lambda c: (c.unit.kind != "code", c.score), reverse=True)
+    return candidates
 
 
 def _paragraph_before(listing: _Candidate, lead: Unit, candidates: list[_Candidate]) -> list[_Candidate]:

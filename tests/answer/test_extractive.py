@@ -235,6 +235,26 @@ def test_a_symptom_is_answered_with_its_articles_cause_and_fix() -> None:
     assert {"wu#1", "wu#2"} <= {c.chunk_id for c in answer.citations}
 
 
+def test_how_do_i_prefers_the_sentence_that_introduces_the_command() -> None:
+    """ "How do I …" is answered from the step with its command, not from the overview that repeats the words; the
+    same text asked as a "what" question keeps the overview."""
+    overview = chunk(
+        "tls#0", "tls", "Overview", "Prometheus supports TLS for the web UI and the API of Prometheus servers.", 0.7
+    )
+    step = chunk(
+        "tls#1",
+        "tls",
+        "Configuration",
+        "Start Prometheus with the web config file to serve the UI over TLS:\n"
+        "```bash\nprometheus --web.config.file=web.yml\n```",
+        0.6,
+    )
+    how = answerer().answer("how do i enable TLS for the Prometheus web UI", [overview, step])
+    assert how.text.startswith("Start Prometheus with the web config file") and how.sentences[1].kind == "code"
+    what = answerer().answer("does Prometheus support TLS for the web UI", [overview, step])
+    assert what.sentences[0].text.startswith("Prometheus supports TLS")
+
+
 def test_meaning_reranks_the_sentences_that_share_the_words() -> None:
     """With a similarity function, the sentence closest in meaning leads, not the one repeating most words."""
     doc = chunk(
