@@ -44,8 +44,21 @@ _NON_ANSWER_SECTIONS = frozenset(
 _SYMPTOMS = re.compile(r"^(symptoms?|errors?|error messages?|problems?|issues?|what you see)\b")
 _CAUSE = re.compile(r"\b(causes?|reasons?|why)\b")
 _FIX = re.compile(r"\b(resolution|resolve|solutions?|fix(es)?|mitigations?|mitigate|workarounds?|remed(y|ies))\b")
+# What a question asks for, by its wording (``_shaped``); chosen before measuring, not fitted.
 _HOW_TO = re.compile(r"\bhow (do|can|should|would) (i|we|you)\b|\bhow to\b|\bsteps to\b", re.IGNORECASE)
-_PROCEDURE_BOOST = 1.5
+_QUANTITY = re.compile(
+    r"\bhow (many|much|long|often|big|large|old)\b|\b(max|maximum|min|minimum|limit|limits|default|defaults|"
+    r"timeout|size|number of|count of|version)\b",
+    re.IGNORECASE,
+)
+_WHICH_SETTING = re.compile(
+    r"\b(which|what)\b.{0,40}\b(flag|option|setting|parameter|annotation|label|key|field|variable|property|"
+    r"command|value)s?\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d")
+_SETTING = re.compile(r"`[^`]+`|(?<!\w)--?[a-z][\w-]+")
+_SHAPE_BOOST = 1.5
 _LINK_ONLY = re.compile(r"^\[[^\]]*\]\([^)]*\)\W*$")
 # A sentence opening with one of these continues the one before it and reads wrong alone.
 _CONTINUATION = re.compile(r"^(it|this|these|they|that|those|its|their)\b", re.IGNORECASE)
@@ -113,8 +126,7 @@ class ExtractiveAnswerer:
             return self._abstain(question, chunks, confidence, retrieved)
 
         candidates = self._by_meaning(question, candidates)  # after abstaining: a refusal embeds no sentence
-        if _HOW_TO.search(question):
-            candidates = _procedures_first(candidates)
+        candidates = _shaped(question, candidates)
         if article_chunks is not None:  # the passage and a yes/no definition may both read one article: once
             article_chunks = lru_cache(maxsize=None)(article_chunks)
         more = _article_candidates(article_chunks, chunks, weights, self._candidates)
@@ -393,16 +405,29 @@ def _heading(chunk: Document) -> str:
     return str(chunk.metadata.get("section", "")).split(" > ")[-1].strip().lower()
 
 
-def _procedures_first(candidates: list[_Candidate]) -> list[_Candidate]:
-    """For "how do I …": a sentence that introduces a command or a configuration ("Run:", "… with the following
-    file:") is what the asker needs, so it counts ``_PROCEDURE_BOOST`` times."""
+def _shaped(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
+    """What the question asks for counts ``_SHAPE_BOOST`` times in a sentence that has it: for "how do I …" a
+    sentence that introduces a command or a configuration ("Run:", "… with the following file:"); for "how many /
+    what is the limit / default …" one that states a number; for "which flag / setting …" one that names a flag or
+    an identifier in code spans."""
+    if _HOW_TO.search(question):
+        wanted: Callable[[_Candidate], bool] = _introduces_code
+    elif _WHICH_SETTING.search(question):  # before quantities: "which flag sets the maximum …" asks for the flag
+        wanted = lambda c: bool(_SETTING.search(c.unit.text))  # noqa: E731 - one-line predicates, side by side
+    elif _QUANTITY.search(question):
+        wanted = lambda c: bool(_NUMBER.search(c.unit.text))  # noqa: E731
+    else:
+        return candidates
     for cand in candidates:
-        units = _chunk_units(cand)
-        after = units[cand.unit.position + 1][0] if cand.unit.position + 1 < len(units) else None
-        if cand.unit.kind != "code" and after is not None and after.kind == "code":
-            cand.score *= _PROCEDURE_BOOST
+        if cand.unit.kind != "code" and wanted(cand):
+            cand.score *= _SHAPE_BOOST
     candidates.sort(key=lambda c: (c.unit.kind != "code", c.score), reverse=True)
     return candidates
+
+
+def _introduces_code(cand: _Candidate) -> bool:
+    units = _chunk_units(cand)
+    return cand.unit.position + 1 < len(units) and units[cand.unit.position + 1][0].kind == "code"
 
 
 def _paragraph_before(listing: _Candidate, lead: Unit, candidates: list[_Candidate]) -> list[_Candidate]:

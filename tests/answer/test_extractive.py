@@ -255,6 +255,26 @@ def test_how_do_i_prefers_the_sentence_that_introduces_the_command() -> None:
     assert what.sentences[0].text.startswith("Prometheus supports TLS")
 
 
+def test_a_question_for_a_number_or_a_flag_prefers_the_sentence_that_states_one() -> None:
+    """ "What is the default …" is answered by the sentence with the value, "which flag …" by the one naming it,
+    before a sentence that repeats more of the question's words without it."""
+    doc = chunk(
+        "tls#0",
+        "tls",
+        "Web configuration",
+        "The web configuration file sets the minimum TLS version for the Prometheus web server.\n"
+        "We default to TLS 1.2 as minimum version.\n"
+        "Set `min_version` in the web configuration file.",
+        0.7,
+    )
+    default = answerer().answer("default minimum tls version of the prometheus web configuration file", [doc])
+    assert default.text.startswith("We default to TLS 1.2")
+    flag = answerer().answer("which setting of the web configuration file sets the minimum tls version", [doc])
+    assert flag.text.startswith("Set `min_version`")
+    plain = answerer().answer("what does the web configuration file set for prometheus tls", [doc])
+    assert plain.text.startswith("The web configuration file sets")
+
+
 def test_meaning_reranks_the_sentences_that_share_the_words() -> None:
     """With a similarity function, the sentence closest in meaning leads, not the one repeating most words."""
     doc = chunk(
