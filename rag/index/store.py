@@ -321,7 +321,7 @@ class KnowledgeIndex:
             client=self.client(),
             collection_name=name,
             embedding_function=_LazyEmbeddings(self._embeddings),
-            collection_configuration={"hnsw": {"space": "cosine"}},
+            collection_configuration={"hnsw": {"space": "cosine", "ef_search": self.config.hnsw_ef_search}},
             collection_metadata={
                 "embedding_model": self.config.embedding_model,
                 "embedding_backend": self.config.embedding_backend,
@@ -329,6 +329,7 @@ class KnowledgeIndex:
             },
             create_collection_if_not_exists=create,
         )
+        _search_depth(store._collection, self.config.hnsw_ef_search)
         meta = store._collection.metadata or {}
         for key in ("embedding_model", "embedding_backend"):
             # Indexes from before backends were selectable were all built with torch.
@@ -886,3 +887,11 @@ class _LazyEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._factory().embed_query(text)
+
+
+def _search_depth(collection: Any, ef_search: int) -> None:
+    """Set the HNSW search depth of a collection made with another one (Chroma's default, or an earlier setting).
+    Before its first query: the index keeps the value it was loaded with."""
+    hnsw = (collection.configuration_json or {}).get("hnsw") or {}
+    if hnsw.get("ef_search") != ef_search:
+        collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
