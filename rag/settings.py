@@ -47,7 +47,7 @@ class IndexSettings:
     chunk_size: int
     chunk_overlap: int
     max_file_bytes: int
-    hnsw_ef_search: int = 400
+    hnsw_ef_search: int
 
     @property
     def chroma_dir(self) -> Path:

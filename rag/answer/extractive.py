@@ -435,9 +435,9 @@ def _paragraph_before(listing: _Candidate, lead: Unit, candidates: list[_Candida
     happens ("Cluster autoupgrade always upgrades the control plane and the node pools together.") in the sentences
     that end with "… raises the following error:". Up to ``_LEAD_CHARS``, nearest first; filler is not scored, so
     it never comes."""
-    units = _chunk_units(listing)
     if lead.kind != "sentence":
         return []
+    units = _chunk_units(listing)
     scored = {c.unit.position: c for c in candidates if c.chunk is listing.chunk}
     out: list[_Candidate] = []
     size = 0
