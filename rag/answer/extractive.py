@@ -382,7 +382,7 @@ def _cause_and_fix(
     """When the best match is under a "Symptoms" heading, the reader has the symptom already: the answer is what the
     same article says under its cause and its fix headings (the Symptoms / Cause / Resolution layout of support
     KBs), each the passage around its sentence that best matches the question, or its first one."""
-    if not _SYMPTOMS.match(_heading(best.chunk)):
+    if not any(_SYMPTOMS.match(part) for part in _headings(best.chunk)):
         return []
     article = best.chunk.metadata["article_id"]
     pool = [
@@ -392,7 +392,7 @@ def _cause_and_fix(
     ]
     out: list[_Candidate] = []
     for heading in (_CAUSE, _FIX):
-        under = [c for c in pool if heading.search(_heading(c.chunk))]
+        under = [c for c in pool if any(heading.search(part) for part in _headings(c.chunk))]
         if not under:
             continue
         first = max(under, key=lambda c: (c.score, -int(c.chunk.metadata.get("position", 0)), -c.unit.position))
@@ -401,8 +401,9 @@ def _cause_and_fix(
     return out
 
 
-def _heading(chunk: Document) -> str:
-    return str(chunk.metadata.get("section", "")).split(" > ")[-1].strip().lower()
+def _headings(chunk: Document) -> list[str]:
+    """The chunk's section path, lower-cased: "Resolution > 0x80070002: reset the cache" is under Resolution."""
+    return [part.strip().lower() for part in str(chunk.metadata.get("section", "")).split(" > ")]
 
 
 def _shaped(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
