@@ -19,6 +19,7 @@ from rag.answer.injection import is_instruction, plain_citations
 from rag.index.keyword import tokenize
 from rag.ingest.chunking import chunk_body
 from rag.settings import AnswerSettings
+from rag.text.sections import section_role
 from rag.text.sentences import Unit, split_units
 from rag.types import Answer, AnswerSentence, Citation, NearestArticle, RetrievedChunk, Verdict
 
@@ -40,10 +41,6 @@ _RANK_DECAY = 0.15  # retrieval rank is the stronger signal: a sentence from chu
 _NON_ANSWER_SECTIONS = frozenset(
     {"references", "see also", "related articles", "related content", "next steps", "what's next", "whatsnext"}
 )
-# The Symptoms / Cause / Resolution layout of support articles: the headings that name each part.
-_SYMPTOMS = re.compile(r"^(symptoms?|errors?|error messages?|problems?|issues?|what you see)\b")
-_CAUSE = re.compile(r"\b(causes?|reasons?|why)\b")
-_FIX = re.compile(r"\b(resolution|resolve|solutions?|fix(es)?|mitigations?|mitigate|workarounds?|remed(y|ies))\b")
 # What a question asks for, by its wording (``_shaped``); chosen before measuring, not fitted.
 _HOW_TO = re.compile(r"\bhow (do|can|should|would) (i|we|you)\b|\bhow to\b|\bsteps to\b", re.IGNORECASE)
 _QUANTITY = re.compile(
@@ -382,7 +379,7 @@ def _cause_and_fix(
     """When the best match is under a "Symptoms" heading, the reader has the symptom already: the answer is what the
     same article says under its cause and its fix headings (the Symptoms / Cause / Resolution layout of support
     KBs), each the passage around its sentence that best matches the question, or its first one."""
-    if not any(_SYMPTOMS.match(part) for part in _headings(best.chunk)):
+    if section_role(best.chunk.metadata["section"]) != "symptom":
         return []
     article = best.chunk.metadata["article_id"]
     pool = [
@@ -391,19 +388,14 @@ def _cause_and_fix(
         if c.chunk.metadata["article_id"] == article and c.unit.kind != "code" and not c.unit.text.endswith(":")
     ]
     out: list[_Candidate] = []
-    for heading in (_CAUSE, _FIX):
-        under = [c for c in pool if any(heading.search(part) for part in _headings(c.chunk))]
+    for role in ("cause", "fix"):
+        under = [c for c in pool if section_role(c.chunk.metadata["section"]) == role]
         if not under:
             continue
         first = max(under, key=lambda c: (c.score, -int(c.chunk.metadata.get("position", 0)), -c.unit.position))
         own = [c for c in under if c.chunk is first.chunk]
         out.extend(c for c in _passage(first, own, following) if all(c is not o for o in out))
     return out
-
-
-def _headings(chunk: Document) -> list[str]:
-    """The chunk's section path, lower-cased: "Resolution > 0x80070002: reset the cache" is under Resolution."""
-    return [part.strip().lower() for part in str(chunk.metadata.get("section", "")).split(" > ")]
 
 
 def _shaped(question: str, candidates: list[_Candidate]) -> list[_Candidate]:

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from langchain_core.documents import Document
 
@@ -21,6 +21,7 @@ from rag.answer.extractive import citation_for, terms_of
 from rag.answer.injection import plain_citations
 from rag.ingest.chunking import chunk_body
 from rag.text.condense import condense
+from rag.text.sections import section_role
 from rag.text.sentences import Unit, split_units
 from rag.triage.signals import Signals, error_codes_in, extract
 from rag.types import (
@@ -39,26 +40,6 @@ if TYPE_CHECKING:
     from rag.retrieve.hybrid import HybridRetriever
     from rag.settings import Settings
 
-Role = Literal["cause", "fix", "check"]
-
-_ROLES: tuple[tuple[Role, re.Pattern[str]], ...] = (
-    ("cause", re.compile(r"\b(?:cause|root cause|why)\b", re.IGNORECASE)),
-    (
-        "fix",
-        re.compile(
-            r"\b(?:resolution|resolve|fix|solution|workaround|mitigation|remediation|steps|next steps|how to fix)\b",
-            re.IGNORECASE,
-        ),
-    ),
-    (
-        "check",
-        re.compile(
-            r"\b(?:how to check|check|verify|verification|diagnos\w*|troubleshoot\w*|prerequisites?|before you"
-            r"|rule out|confirm)\b",
-            re.IGNORECASE,
-        ),
-    ),
-)
 _LIMITS = {"cause": 3, "fix": 8, "check": 5}
 _VERDICTS: dict[str, TriageVerdict] = {
     "answered": "known_issue",
@@ -192,7 +173,7 @@ def _fill_sections(result: Triage, chunks: list[Document], answer: Answer | None
         for n, (chunk, body) in enumerate(_sections(chunks)):
             heading = chunk.metadata["section"]
             named = set(error_codes_in(heading))
-            if _role_of(heading) != role or (exact and named and not exact & named):
+            if section_role(heading) != role or (exact and named and not exact & named):
                 continue
             units = [u for u in split_units(body) if u.kind == "code" or len(u.text) >= 12]
             sections.append(
@@ -258,15 +239,6 @@ def _mentions(text: str, exact: set[str]) -> bool:
 
 def _item(unit: Unit) -> TriageItem:
     return TriageItem(unit.text if unit.kind == "code" else plain_citations(unit.text), 0, unit.kind)
-
-
-def _role_of(section: str) -> Role | None:
-    """The role of a section by its own heading first, then its parents' ("Resolution > Step 2")."""
-    for part in reversed(section.split(" > ")):
-        for role, pattern in _ROLES:
-            if pattern.search(part):
-                return role
-    return None
 
 
 def _cite(result: Triage, source: Document | Citation) -> int:
