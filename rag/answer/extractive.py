@@ -394,6 +394,8 @@ def _cause_and_fix(
             continue
         first = max(under, key=lambda c: (c.score, -int(c.chunk.metadata.get("position", 0)), -c.unit.position))
         own = [c for c in under if c.chunk is first.chunk]
+        if role == "fix":  # a procedure is read from its first step, whichever step names the question's words
+            first = min(own, key=lambda c: c.unit.position)
         out.extend(c for c in _passage(first, own, following) if all(c is not o for o in out))
     return out
 

@@ -221,7 +221,11 @@ def test_a_symptom_is_answered_with_its_articles_cause_and_fix() -> None:
     )
     cause = chunk("wu#1", "windows-update", "Cause", "A file in SoftwareDistribution is missing after a download.", 0.1)
     fix = chunk(
-        "wu#2", "windows-update", "Resolution > Reset the cache", "Stop wuauserv and rename SoftwareDistribution.", 0.1
+        "wu#2",
+        "windows-update",
+        "Resolution > Reset the cache",
+        "Stop the wuauserv service.\nRename SoftwareDistribution, which clears 0x80070002.",
+        0.1,
     )
     other = chunk("dns#0", "dns", "Symptoms", "Lookups time out.", 0.1)
     for n, c in enumerate((symptoms, cause, fix)):
@@ -233,7 +237,7 @@ def test_a_symptom_is_answered_with_its_articles_cause_and_fix() -> None:
     )
     texts = [s.text for s in answer.sentences]
     assert texts[0].startswith("Settings shows") and "0x8024402c" not in answer.text
-    assert texts[1:3] == [chunk_body(cause), chunk_body(fix)]
+    assert texts[1:4] == [chunk_body(cause), *chunk_body(fix).split("\n")]  # a procedure from its first step
     assert {"wu#1", "wu#2"} <= {c.chunk_id for c in answer.citations}  # a subsection of Resolution counts
 
 
