@@ -47,6 +47,16 @@ class FakeView:
     def article_chunks(self, article_id: str) -> list[Document]:
         return [c for c in self.chunks if c.metadata["article_id"] == article_id]
 
+    def keyword(self) -> FakeKeyword:
+        return FakeKeyword()
+
+
+class FakeKeyword:
+    """Every question term weighted 1, as :func:`answerer` weighs them; a narrative the same (no IDF to tell)."""
+
+    def weights(self, question: str, narrative: bool = False) -> dict[str, float]:
+        return dict.fromkeys(question_terms(question), 1.0)
+
 
 @dataclass
 class FakeIndex:

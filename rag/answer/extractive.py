@@ -7,6 +7,7 @@ similarity) and deciding when the KB does not answer at all.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Callable
@@ -109,6 +110,12 @@ class ExtractiveAnswerer:
         self.abstain_threshold = config.abstain_threshold
         self.low_confidence_threshold = config.low_confidence_threshold
         self.max_sentences = config.max_sentences
+
+    def weighing(self, weights: Callable[[str], dict[str, float]]) -> ExtractiveAnswerer:
+        """The same answerer with other term weights (triage reads a ticket as a narrative)."""
+        other = copy.copy(self)
+        other._weights = weights
+        return other
 
     def answer(
         self, question: str, chunks: list[Document], article_chunks: Callable[[str], list[Document]] | None = None

@@ -275,15 +275,17 @@ class KeywordIndex:
     def known(self, token: str) -> bool:
         return self._bm25 is not None and token in self._bm25.vocab_dict
 
-    def weights(self, question: str) -> dict[str, float]:
+    def weights(self, question: str, narrative: bool = False) -> dict[str, float]:
         """IDF weights of the terms a question asks about, for judging how well a passage covers them.
 
         Misspelt words count as the KB's spelling (``corrected``). Another term the KB never uses is either a value
         of the asker's own system (an ID, an IP, a path, a timestamp in a pasted log: in no article, so it weighs
-        nothing) or a word the KB does not know (the highest weight: a product or feature the KB may not cover).
+        nothing) or a word the KB does not know (the highest weight: a product or feature the KB may not cover). In a
+        ``narrative`` (a ticket: "since Monday my colleague hmuller …") such words are the customer's own story and
+        weigh nothing too; the problem is named by what the KB does know.
         """
         terms = question_terms(self.corrected(question))
-        return {t: self.idf(t) for t in dict.fromkeys(terms) if t.isalpha() or self.known(t)}
+        return {t: self.idf(t) for t in dict.fromkeys(terms) if self.known(t) or (t.isalpha() and not narrative)}
 
     def corrected(self, text: str) -> str:
         """``text`` with words the KB never uses but nearly spells ("promethues", "clsuter", "retenion") written as

@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from langchain_core.documents import Document
@@ -81,7 +82,9 @@ def _triage(pipeline: Parts, ticket: str, tags: Sequence[str]) -> Triage:
     timings: dict[str, float] = {}
     view = pipeline.index.view()  # one generation for the whole ticket
     chunks = pipeline.retriever.invoke(query, k=pipeline.settings.top_k, tags=list(tags), timings=timings, view=view)
-    answer = pipeline.answerer_for(view).answer(query, chunks)
+    # A ticket's words that no article uses are the customer's story (names, days): they do not lower confidence.
+    narrative = partial(view.keyword().weights, narrative=True)
+    answer = pipeline.answerer_for(view).weighing(narrative).answer(query, chunks)
     matches = _with_signal_terms(pipeline.hits(query, chunks), signals)
     result = Triage(
         verdict=_VERDICTS[answer.verdict],

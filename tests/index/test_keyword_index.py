@@ -84,6 +84,17 @@ def test_question_weights_skip_question_words_and_the_askers_own_values() -> Non
     assert "fail" in index.weights("workload identity fials")
 
 
+def test_a_narrative_weighs_only_the_words_the_kb_knows() -> None:
+    """In a ticket, words no article uses are the customer's story (names, days); in a question they may name a
+    product the KB lacks, so only a question keeps them."""
+    index = KeywordIndex.build(IDS, TEXTS, TAGS)
+    ticket = "since monday our colleague hmuller sees coredns timeout"
+    assert "hmuller" in index.weights(ticket) and "monday" in index.weights(ticket)
+    narrative = index.weights(ticket, narrative=True)
+    assert "hmuller" not in narrative and "monday" not in narrative
+    assert narrative["timeout"] == index.weights(ticket)["timeout"]
+
+
 def test_an_index_updated_from_saved_tokens_equals_a_fresh_build(tmp_path: Path) -> None:
     """Issue 17: the next generation's BM25 index reuses the saved tokens of the kept chunks; its ids, scores,
     IDF, vocabulary and spelling list are those of an index built from all the texts."""

@@ -56,6 +56,24 @@ def test_a_pasted_log_finds_the_known_issue_with_cause_fix_and_checks(logged: Kb
     assert "No User Assigned or Delegated Managed Identity" in result.query
 
 
+ACR_ERROR = (
+    "The pods stay in ImagePullBackOff and kubectl describe pod shows:\n"
+    "failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized"
+)
+
+
+def test_the_customers_story_around_an_error_does_not_lower_confidence(logged: KbService) -> None:
+    """Names, days and pleasantries no article uses are a ticket's narrative, not a problem the KB lacks."""
+    bare = logged.triage(ACR_ERROR, channel="api")
+    told = logged.triage(
+        "Hello, since yesterday our colleague Jana Novak at Fabrikam cannot roll out the orders service on cluster "
+        f"aks-ord-weu.\n{ACR_ERROR}\nNothing was changed on our side as far as we know. Thanks, Piotr",
+        channel="api",
+    )
+    assert told.known_issue is not None and told.known_issue.article_id == "aks-acr-imagepullbackoff-401"
+    assert told.confidence >= bare.confidence - 0.05
+
+
 def test_the_reply_is_markdown_with_resolvable_citations(logged: KbService) -> None:
     reply = logged.triage(ACA_LOG).reply
     assert reply.startswith("Hello,") and "**What to do**" in reply and "**References**" in reply
