@@ -385,18 +385,18 @@ def _cause_and_fix(
 ) -> list[_Candidate]:
     """When the best match is under a "Symptoms" heading, the reader has the symptom already: the answer is what the
     same article says under its cause and its fix headings (the Symptoms / Cause / Resolution layout of support
-    KBs), each the passage around its sentence that best matches the question, or its first one."""
+    KBs): the cause from its sentence that best matches the question, the fix from the first step of its best
+    matching section."""
     if section_role(best.chunk.metadata["section"]) != "symptom":
         return []
     article = best.chunk.metadata["article_id"]
-    pool = [
-        c
-        for c in (*candidates, *more(article))
-        if c.chunk.metadata["article_id"] == article and c.unit.kind != "code" and not c.unit.text.endswith(":")
-    ]
+    by_role: dict[str | None, list[_Candidate]] = {}
+    for c in (*candidates, *more(article)):
+        if c.chunk.metadata["article_id"] == article and c.unit.kind != "code" and not c.unit.text.endswith(":"):
+            by_role.setdefault(section_role(c.chunk.metadata["section"]), []).append(c)
     out: list[_Candidate] = []
     for role in ("cause", "fix"):
-        under = [c for c in pool if section_role(c.chunk.metadata["section"]) == role]
+        under = by_role.get(role, [])
         if not under:
             continue
         first = max(under, key=lambda c: (c.score, -int(c.chunk.metadata.get("position", 0)), -c.unit.position))

@@ -27,7 +27,10 @@ _ROLES: tuple[tuple[SectionRole, re.Pattern[str]], ...] = (
             re.IGNORECASE,
         ),
     ),
-    ("symptom", re.compile(r"^\s*(?:symptoms?|errors?|error messages?|problems?|issues?|what you see)\b", re.I)),
+    (
+        "symptom",
+        re.compile(r"^\s*(?:symptoms?|errors?|error messages?|problems?|issues?|what you see)\b", re.IGNORECASE),
+    ),
 )
 
 
