@@ -300,8 +300,10 @@ def confidence_score(chunks: list[Document], weights: dict[str, float]) -> float
     dense = max(float(c.metadata.get("dense_score", 0.0)) for c in chunks)
     total = math.fsum(weights.values())
     coverage = 0.0
+    # The chunks both retrievers agree on most: the article that leads the answer is not a reason to be surer.
+    agreed = sorted(chunks, key=lambda c: c.metadata.get("agreement_rank", 0))  # stable: retrieval order otherwise
     if total:
-        for chunk in chunks[:_CONFIDENCE_CHUNKS]:
+        for chunk in agreed[:_CONFIDENCE_CHUNKS]:
             found = terms_of(chunk.page_content) & weights.keys()
             coverage = max(coverage, math.fsum(weights[t] for t in found) / total)
     return 0.5 * max(dense, 0.0) + 0.5 * coverage
