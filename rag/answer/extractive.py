@@ -375,6 +375,8 @@ def _opening(best: _Candidate, candidates: list[_Candidate]) -> list[_Candidate]
         lead_in = previous if start == best.unit.position else None
         return [*_paragraph_before(best, before[0], candidates), lead_in or _as_candidate(best, *before), best]
     if previous is not None and best.unit.kind == "sentence" and _CONTINUATION.match(best.unit.text):
+        if previous.unit.kind == "code":  # "This may be useful …" after a listing: the listing with what introduces
+            return [*_opening(previous, candidates)[:-1], previous, best] if _opening(previous, candidates) else [best]
         return [previous, best]
     return [best]
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from rag.text.sentences import closes_fence
+
 _CITATION = re.compile(r"\s*\[\d+\]")
 _UNIT_END = re.compile(r"\s*\[\d+\]\s*")  # each sentence of an answer ends with its citation
 _FENCE = re.compile(r"^```.*?^```\s*$", re.MULTILINE | re.DOTALL)
@@ -35,9 +37,19 @@ _DANGLING_WORDS = (
 _DANGLING = frozenset(_DANGLING_WORDS.split())
 
 
+def _open_fence_at_end(text: str) -> bool:
+    open_fence = False
+    for line in text.split("\n"):
+        if open_fence and closes_fence(line):
+            open_fence = False
+        elif not open_fence and line.lstrip().startswith("```"):
+            open_fence = True
+    return open_fence
+
+
 def form_flags(text: str) -> list[str]:
     """What is wrong with the answer's form, one short label each; empty when it reads right."""
-    flags = ["code block not closed"] if text.count("```") % 2 else []
+    flags = ["code block not closed"] if _open_fence_at_end(text) else []
     if text.lstrip().startswith("```"):  # a listing with nothing that says what it is (or whose it is)
         flags.append("starts with a code block")
     lines = [line.strip() for line in _FENCE.sub("```code```", text).split("\n") if line.strip()]

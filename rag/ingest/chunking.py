@@ -10,6 +10,7 @@ from langchain_core.documents import Document
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter, TextSplitter
 
 from rag.ingest.markdown import blocks_of
+from rag.text.sentences import split_sentences
 
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
 INTRO_SECTION = "Summary"
@@ -66,7 +67,7 @@ def pack_blocks(blocks: list[str], size: int, splitter: TextSplitter) -> Iterato
     """
     current: list[str] = []
     for block in blocks:
-        pieces = [block] if len(block) <= size else _cut(block, splitter)
+        pieces = [block] if len(block) <= size else _cut(block, size, splitter)
         for piece in pieces:
             if current and len("\n".join([*current, piece])) > size:
                 carried = [current.pop()] if len(current) > 1 and current[-1].endswith(":") else []
@@ -79,12 +80,27 @@ def pack_blocks(blocks: list[str], size: int, splitter: TextSplitter) -> Iterato
         yield "\n".join(current)
 
 
-def _cut(block: str, splitter: TextSplitter) -> list[str]:
+def _cut(block: str, size: int, splitter: TextSplitter) -> list[str]:
     lines = block.split("\n")
     if not (len(lines) > 2 and lines[0].lstrip().startswith("```") and lines[-1].strip().startswith("```")):
-        return splitter.split_text(block)
+        return _by_sentences(block, size, splitter)
     opening = lines[0].strip()
     return [f"{opening}\n{piece}\n```" for piece in splitter.split_text("\n".join(lines[1:-1])) if piece.strip()]
+
+
+def _by_sentences(block: str, size: int, splitter: TextSplitter) -> list[str]:
+    """A paragraph or list item longer than a chunk, cut between its sentences (the character splitter alone cuts
+    where the size runs out, and the answer that quotes the piece ends mid-sentence); only a sentence longer than a
+    chunk is cut by ``splitter``."""
+    pieces: list[str] = []
+    for sentence in split_sentences(block):
+        if len(sentence) > size:
+            pieces.extend(splitter.split_text(sentence))
+        elif pieces and len(pieces[-1]) + 1 + len(sentence) <= size:
+            pieces[-1] += " " + sentence
+        else:
+            pieces.append(sentence)
+    return pieces
 
 
 def context_line(title: str, section: str) -> str:

@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
+from rag.text.sentences import closes_fence
+
 # DocFX and Hugo lines that carry no text of their own.
 _DIRECTIVE_LINE = re.compile(
     r"^\s*(?:>\s*)*(?:\[!(?:INCLUDE|div)\b.*|:::\s*(?:zone|zone-end|image|image-end|code|row|column|column-end|row-end)\b.*"
@@ -199,7 +201,7 @@ def blocks_of(text: str) -> list[str]:
     for line in text.split("\n"):
         if fence is not None:
             fence.append(line)
-            if line.strip().startswith("```"):
+            if closes_fence(line):
                 blocks.append("\n".join(fence))
                 fence = None
         elif line.lstrip().startswith("```"):

@@ -17,6 +17,7 @@ import blingfire
 UnitKind = Literal["sentence", "item", "code"]
 
 _ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+_CLOSING_FENCE = re.compile(r"^\s*`{3,}\s*$")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 
 
@@ -36,11 +37,12 @@ def split_units(text: str) -> list[Unit]:
         if line.lstrip().startswith("```"):
             if code is None:
                 code = [line.strip()]
-            else:
+                continue
+            if closes_fence(line):
                 code.append(line.strip())
                 units.append(Unit("\n".join(code), "code", len(units), block))
                 code = None
-            continue
+                continue
         if code is not None:
             code.append(line)
             continue
@@ -50,19 +52,25 @@ def split_units(text: str) -> list[Unit]:
         if _ITEM.match(clean):
             units.append(Unit(_ITEM.sub("", clean, count=1), "item", len(units), block))
             continue
-        for sentence in _split_sentences(clean):
+        for sentence in split_sentences(clean):
             units.append(Unit(sentence, "sentence", len(units), block))
     if code:
         units.append(Unit("\n".join([*code, "```"]), "code", len(units), len(text.split("\n"))))
     return units
 
 
+def closes_fence(line: str) -> bool:
+    """A closing fence is backticks alone (CommonMark): a "```yaml" line inside a listing is part of it, as on a page
+    whose author forgot to close one listing before opening the next."""
+    return bool(_CLOSING_FENCE.match(line))
+
+
 def sentences_of(text: str) -> list[str]:
     """Every sentence of the text, list items split too (for matching claims, not for composing answers)."""
-    return [s for u in split_units(text) for s in ([u.text] if u.kind == "code" else _split_sentences(u.text))]
+    return [s for u in split_units(text) for s in ([u.text] if u.kind == "code" else split_sentences(u.text))]
 
 
-def _split_sentences(paragraph: str) -> list[str]:
+def split_sentences(paragraph: str) -> list[str]:
     sentences: list[str] = []
     for piece in blingfire.text_to_sentences(paragraph).split("\n"):
         if sentences and sentences[-1].count("`") % 2:  # BlingFire splits inside `code spans`: join them again

@@ -343,6 +343,21 @@ def test_a_listing_with_no_sentence_before_it_does_not_open_the_answer() -> None
     assert all(f"[{c.n}]" in answer.text for c in answer.citations)
 
 
+def test_a_sentence_that_continues_a_listing_at_the_start_of_its_chunk_does_not_open_with_the_listing() -> None:
+    """ "This may be useful …" continues the listing before it; when nothing in the chunk introduces that listing,
+    the answer starts with the sentence, not with a bare code block."""
+    doc = chunk(
+        "appset#5",
+        "appset",
+        "Policy create-update",
+        "```\n--policy create-update\n```\n"
+        "This policy prevents the controller from deleting generated applications while updates are allowed.",
+        0.7,
+    )
+    answer = answerer().answer("which policy prevents the controller from deleting generated applications", [doc])
+    assert answer.text.startswith("This policy prevents the controller from deleting generated applications")
+
+
 def test_a_code_block_from_another_source_carries_its_own_marker() -> None:
     """A code block is cited by the sentence that introduces it; after text from another source it gets its
     marker on the line after it, so every source of the answer is marked."""

@@ -66,3 +66,27 @@ def test_a_listing_longer_than_a_chunk_is_fenced_in_every_piece() -> None:
     assert all(u.kind == "code" and u.text.startswith("```output\n") and u.text.endswith("\n```") for u in pieces)
     assert {line for u in pieces for line in u.text.split("\n")[1:-1]} == set(listing.split("\n"))
     assert not [u for c in chunks for u in split_units(chunk_body(c)) if u.text.strip("`\n ") == ""]
+
+
+def test_a_paragraph_longer_than_a_chunk_is_cut_between_its_sentences() -> None:
+    """The character splitter cut a long list item where the size ran out, and the answer quoting it ended
+    mid-sentence ("… operators can set this value such")."""
+    sentences = [f"Sentence number {i} explains one more detail of the cache buffer setting." for i in range(12)]
+    body = "## Settings\n\n- `CACHE_PAGE_BUFFER_SIZE` - " + " ".join(sentences) + "\n"
+    chunks = chunk_article(article(body), 300, 30)
+    units = [u for c in chunks for u in split_units(chunk_body(c))]
+    assert len(chunks) >= 3
+    assert all(u.text.endswith(".") for u in units), [u.text[-30:] for u in units if not u.text.endswith(".")]
+    assert all(any(s in u.text for u in units) for s in sentences)  # each sentence whole in one unit
+
+
+def test_a_fence_line_with_a_language_inside_a_listing_does_not_close_it() -> None:
+    """A page whose author forgot to close one listing before opening the next: the "```yaml" line is part of the
+    listing (CommonMark), and the prose after the real closing fence stays prose."""
+    body = (
+        "## Error\n\nStatuses are an array:\n\n```yaml\nstatus:\n  revisions:\n    - 38cf\n"
+        "Quick fix is the index function:\n```yaml\nrevisionPath: x\n```\n\nThe key must exist in the secret.\n"
+    )
+    units = [u for c in chunk_article(article(body), 1000, 100) for u in split_units(chunk_body(c))]
+    assert [u.kind for u in units] == ["sentence", "code", "sentence"]
+    assert units[1].text.endswith("revisionPath: x\n```") and units[2].text == "The key must exist in the secret."

@@ -125,6 +125,9 @@ def test_answer_form_flags_the_issue_examples() -> None:
     assert any(f.startswith("cut off") for f in form_flags("`kube-proxy` is [2]"))
     assert "unbalanced backticks" in form_flags("Run `kubectl get pods [1].")
     assert "starts with a code block" in form_flags("```text\nError: x\n```\nThe fix is y. [2]")
+    # A "```yaml" line inside a listing is its text, not a second fence (a page that forgot to close one).
+    assert form_flags("Statuses are an array: [1]\n```yaml\na: 1\n```yaml\nb: 2\n```\nThe fix is y. [1]") == []
+    assert "code block not closed" in form_flags("Run: [1]\n```yaml\na: 1\n```yaml\nb: 2")
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/corpora")
