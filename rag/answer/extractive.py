@@ -62,6 +62,8 @@ _LINK_ONLY = re.compile(r"^\[[^\]]*\]\([^)]*\)\W*$")
 _CONTINUATION = re.compile(r"^(it|this|these|they|that|those|its|their)\b", re.IGNORECASE)
 _DUPLICATE_JACCARD = 0.7
 # A fenced block that shows output (an error, a log), not input (YAML, a script) that the reader would write.
+# A listing of what a system printed, not something to type.
+_NOT_A_COMMAND = re.compile(r"^```\s*(output|text|txt|log|logs|plaintext|shell-session)\s*$", re.I | re.M)
 _OUTPUT_FENCE = re.compile(r"^```\s*(output|text|txt|console|log|logs|plaintext|shell-session)?\s*$", re.I | re.M)
 _FOLLOW_UP_SHARE = 0.3  # a further sentence must score at least this share of the best one
 _REDUNDANCY_PENALTY = 1.0  # how much repeating chosen sentences' terms costs a further sentence
@@ -138,6 +140,7 @@ class ExtractiveAnswerer:
         chosen = self._select(candidates, following, more)
         prefix, chosen = _yes_no(question, chosen, candidates, more, weights)
         chosen = _without_dangling_lead_ins(chosen)
+        chosen = _with_command(question, chosen, candidates)
         citations: dict[str, Citation] = {}
         sentences: list[AnswerSentence] = []
         for cand in chosen:
@@ -429,6 +432,36 @@ def _shaped(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
             cand.score *= _SHAPE_BOOST
     candidates.sort(key=lambda c: (c.unit.kind != "code", c.score), reverse=True)
     return candidates
+
+
+def _with_command(question: str, chosen: list[_Candidate], candidates: list[_Candidate]) -> list[_Candidate]:
+    """A "how do I …" answer that explains but shows no command or configuration gets the one its passage's chunk
+    introduces ("Check that the agent pods run:" and the listing): the reader came for what to type. The listing
+    whose introducing sentence matches the question best, else the first; never an output listing."""
+    if not _HOW_TO.search(question) or not chosen or any(c.unit.kind == "code" for c in chosen):
+        return chosen
+    scores = {(id(c.chunk), c.unit.position): c.score for c in candidates}
+    best: tuple[float, _Candidate, _Candidate] | None = None
+    for chunk_of in dict.fromkeys(id(c.chunk) for c in chosen):
+        anchor = next(c for c in chosen if id(c.chunk) == chunk_of)
+        units = _chunk_units(anchor)
+        for position in range(1, len(units)):
+            (listing, tokens), (before, before_tokens) = units[position], units[position - 1]
+            if listing.kind != "code" or not before.text.endswith(":") or _NOT_A_COMMAND.match(listing.text):
+                continue
+            score = scores.get((chunk_of, position - 1), 0.0)
+            if best is None or score > best[0]:
+                best = (score, _as_candidate(anchor, before, before_tokens), _as_candidate(anchor, listing, tokens))
+        if best is not None:
+            break
+    if best is None:
+        return chosen
+    _, intro, code = best
+    taken = {(id(c.chunk), c.unit.position) for c in chosen}
+    if (id(intro.chunk), intro.unit.position) in taken:
+        at = next(n for n, c in enumerate(chosen) if c.chunk is intro.chunk and c.unit.position == intro.unit.position)
+        return [*chosen[: at + 1], code, *chosen[at + 1 :]]
+    return [*chosen, intro, code]
 
 
 def _introduces_code(cand: _Candidate) -> bool:

@@ -358,6 +358,28 @@ def test_a_sentence_that_continues_a_listing_at_the_start_of_its_chunk_does_not_
     assert answer.text.startswith("This policy prevents the controller from deleting generated applications")
 
 
+def test_a_how_to_answer_that_only_explains_gets_the_command_its_chunk_introduces() -> None:
+    """ "How do I …" is asked for what to type: an answer of prose gets the listing that the passage's chunk
+    introduces, with its lead-in; a listing of output is not a command."""
+    doc = chunk(
+        "konn#2",
+        "konnectivity",
+        "Fix",
+        "The konnectivity agent pods in kube-system tunnel traffic from the API server to the kubelets.\n"
+        "When the agent pods are not ready, logs and exec fail.\n"
+        + "".join(
+            f"Reason {n} is described in the networking overview with its own diagram and history.\n" for n in range(8)
+        )
+        + "The agent prints:\n```output\nagent: tunnel closed\n```\n"
+        "Run:\n```bash\nkubectl get pods -n kube-system -l app=konnectivity-agent\n```",
+        0.7,
+    )
+    answer = answerer().answer("how do i check the konnectivity agent pods", [doc])
+    assert "kubectl get pods -n kube-system -l app=konnectivity-agent" in answer.text
+    assert "Run: [1]\n```bash" in answer.text
+    assert "tunnel closed" not in answer.text
+
+
 def test_a_code_block_from_another_source_carries_its_own_marker() -> None:
     """A code block is cited by the sentence that introduces it; after text from another source it gets its
     marker on the line after it, so every source of the answer is marked."""
