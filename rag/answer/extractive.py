@@ -30,6 +30,7 @@ _YES_NO = re.compile(
 _NEGATION = re.compile(r"\b(not|no|never|cannot|can't|isn't|aren't|doesn't|don't|won't|wasn't|neither|nor)\b", re.I)
 _MIN_UNIT_TOKENS = 3
 _CONFIDENCE_CHUNKS = 3  # chunks whose term coverage counts towards confidence
+_LABEL_SHARE = 0.6  # a fix's lead-in names a symptom's variant when this share of its words are the label's
 _LIST_ITEMS = 8  # items of a list that come with its lead-in
 _CONTEXT_UNITS = 2  # sentences that continue a further sentence ("It …", "This …") and come with it
 _PASSAGE_CHARS = 450  # prose that follows the best sentence in its chunk and comes with it
@@ -234,8 +235,10 @@ class ExtractiveAnswerer:
                 best, chosen = quoted, from_listing
         if chosen is None:
             chosen = _passage(best, candidates, following)
-        remedy = _cause_and_fix(best, candidates, more, following)
-        if remedy:
+        remedy, variant = _cause_and_fix(best, candidates, more, following)
+        if variant:  # the one variant of the error that matched, not its neighbours' listings
+            chosen = [*_opening(best, candidates), *remedy]
+        elif remedy:
             # The symptom as the article words it (the reader has it already), then its cause and fix. What follows
             # a quoted listing says what it means, so that passage stays whole.
             chosen = [*(chosen if best.unit.kind == "code" else _opening(best, candidates)), *remedy]
@@ -389,29 +392,61 @@ def _cause_and_fix(
     candidates: list[_Candidate],
     more: Callable[[str], list[_Candidate]],
     following: Callable[[Document], list[_Candidate]],
-) -> list[_Candidate]:
+) -> tuple[list[_Candidate], bool]:
     """When the best match is under a "Symptoms" heading, the reader has the symptom already: the answer is what the
     same article says under its cause and its fix headings (the Symptoms / Cause / Resolution layout of support
     KBs): the cause from its sentence that best matches the question, the fix from the first step of its best
-    matching section."""
+    matching section, or the fix given for the symptom's variant (``_fix_for_variant``: then True)."""
     if section_role(best.chunk.metadata["section"]) != "symptom":
-        return []
+        return [], False
     article = best.chunk.metadata["article_id"]
     by_role: dict[str | None, list[_Candidate]] = {}
     for c in (*candidates, *more(article)):
         if c.chunk.metadata["article_id"] == article and c.unit.kind != "code" and not c.unit.text.endswith(":"):
             by_role.setdefault(section_role(c.chunk.metadata["section"]), []).append(c)
     out: list[_Candidate] = []
+    variant = False
     for role in ("cause", "fix"):
         under = by_role.get(role, [])
         if not under:
             continue
         first = max(under, key=lambda c: (c.score, -int(c.chunk.metadata.get("position", 0)), -c.unit.position))
         own = [c for c in under if c.chunk is first.chunk]
-        if role == "fix":  # a procedure is read from its first step, whichever step names the question's words
-            first = min(own, key=lambda c: c.unit.position)
+        if role == "fix":
+            fix = _fix_for_variant(best, under)
+            if fix:
+                out.extend(fix)
+                variant = True
+                continue
+            first = min(own, key=lambda c: c.unit.position)  # a procedure is read from its first step
         out.extend(c for c in _passage(first, own, following) if all(c is not o for o in out))
-    return out
+    return out, variant
+
+
+def _fix_for_variant(symptom: _Candidate, fixes: list[_Candidate]) -> list[_Candidate]:
+    """Support articles often list the variants of an error under labels ("Access policy model: …:" and its
+    listing, "Firewall: …:" and its listing) and give the fix of each under the same label in the resolution
+    ("Access policy model:" and its command). When the pasted error matched a labelled listing, the fix is the
+    resolution's lead-in that carries the label (most of its words are the label's), with what it introduces."""
+    units = _chunk_units(symptom)
+    if symptom.unit.kind != "code" or symptom.unit.position == 0:
+        return []
+    label, label_tokens = units[symptom.unit.position - 1]
+    if label.kind == "code" or not label.text.endswith(":") or not label_tokens:
+        return []
+    match: tuple[float, _Candidate] | None = None
+    for chunk_id in dict.fromkeys(id(c.chunk) for c in fixes):
+        anchor = next(c for c in fixes if id(c.chunk) == chunk_id)
+        for unit, tokens in _chunk_units(anchor):
+            if unit.kind == "code" or not unit.text.endswith(":") or not tokens:
+                continue
+            share = len(tokens & label_tokens) / len(tokens)
+            if share >= _LABEL_SHARE and (match is None or share > match[0]):
+                match = (share, _as_candidate(anchor, unit, tokens))
+    if match is None:
+        return []
+    followers = _followers(match[1])
+    return [match[1], *followers] if followers else []
 
 
 def _shaped(question: str, candidates: list[_Candidate]) -> list[_Candidate]:

@@ -241,6 +241,42 @@ def test_a_symptom_is_answered_with_its_articles_cause_and_fix() -> None:
     assert {"wu#1", "wu#2"} <= {c.chunk_id for c in answer.citations}  # a subsection of Resolution counts
 
 
+def test_a_pasted_variant_of_an_error_gets_the_fix_given_under_the_same_label() -> None:
+    """Symptoms list the variants of an error under labels, the resolution gives each one's fix under the same label:
+    the answer is the matched variant (not its neighbours' listings), the cause, and that variant's fix."""
+    symptoms = chunk(
+        "kv#0",
+        "keyvault",
+        "Symptoms",
+        "Access policy model: the identity has no policy for secrets:\n"
+        "```text\nStatus=403 does not have secrets get permission on key vault kv-orders\n```\n"
+        "Firewall: the caller's address is not allowed:\n"
+        "```text\nClient address is not authorized ForbiddenByFirewall\n```",
+        0.7,
+    )
+    cause = chunk("kv#1", "keyvault", "Cause", "A vault uses one permission model for secrets.", 0.1)
+    fix = chunk(
+        "kv#2",
+        "keyvault",
+        "Resolution",
+        "Give the identity the permission that its vault's model needs.\n"
+        "Firewall: allow the caller's subnet:\n```bash\naz keyvault network-rule add --name kv-orders\n```\n"
+        "Access policy model:\n```bash\naz keyvault set-policy --name kv-orders --secret-permissions get\n```",
+        0.1,
+    )
+    for n, c in enumerate((symptoms, cause, fix)):
+        c.metadata["position"] = n
+    answer = answerer().answer(
+        "Status=403 does not have secrets get permission on key vault kv-orders",
+        [symptoms],
+        lambda a: [symptoms, cause, fix],
+    )
+    assert answer.text.startswith("Access policy model: the identity has no policy for secrets:")
+    assert "az keyvault set-policy" in answer.text and "Access policy model: [" in answer.text
+    assert "network-rule" not in answer.text and "ForbiddenByFirewall" not in answer.text
+    assert "one permission model" in answer.text
+
+
 def test_how_do_i_prefers_the_sentence_that_introduces_the_command() -> None:
     """ "How do I …" is answered from the step with its command, not from the overview that repeats the words; the
     same text asked as a "what" question keeps the overview."""
