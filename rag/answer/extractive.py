@@ -423,24 +423,32 @@ def _cause_and_fix(
     return out, variant
 
 
+def _label_terms(lead_in: Unit) -> frozenset[str]:
+    """The terms of a lead-in's label: "Azure RBAC model: no role assignment grants …:" is labelled "Azure RBAC
+    model"; a lead-in with no label of its own ("Access policy model:") is all label."""
+    if not lead_in.text.endswith(":"):
+        return frozenset()
+    return terms_of(lead_in.text[:-1].split(": ", 1)[0])
+
+
 def _fix_for_variant(symptom: _Candidate, fixes: list[_Candidate]) -> list[_Candidate]:
     """Support articles often list the variants of an error under labels ("Access policy model: …:" and its
     listing, "Firewall: …:" and its listing) and give the fix of each under the same label in the resolution
     ("Access policy model:" and its command). When the pasted error matched a labelled listing, the fix is the
-    resolution's lead-in that carries the label (most of its words are the label's), with what it introduces."""
+    resolution's lead-in whose label is the symptom's (most of its words are), with what it introduces."""
     units = _chunk_units(symptom)
     if symptom.unit.kind != "code" or symptom.unit.position == 0:
         return []
-    label, label_tokens = units[symptom.unit.position - 1]
-    if label.kind == "code" or not label.text.endswith(":") or not label_tokens:
+    lead = units[symptom.unit.position - 1][0]
+    label = _label_terms(lead)
+    if lead.kind == "code" or not label:
         return []
     match: tuple[float, _Candidate] | None = None
     for chunk_id in dict.fromkeys(id(c.chunk) for c in fixes):
         anchor = next(c for c in fixes if id(c.chunk) == chunk_id)
         for unit, tokens in _chunk_units(anchor):
-            if unit.kind == "code" or not unit.text.endswith(":") or not tokens:
-                continue
-            share = len(tokens & label_tokens) / len(tokens)
+            own = _label_terms(unit) if unit.kind != "code" else frozenset()
+            share = len(own & label) / len(own) if own else 0.0
             if share >= _LABEL_SHARE and (match is None or share > match[0]):
                 match = (share, _as_candidate(anchor, unit, tokens))
     if match is None:

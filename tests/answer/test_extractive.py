@@ -251,7 +251,9 @@ def test_a_pasted_variant_of_an_error_gets_the_fix_given_under_the_same_label() 
         "Access policy model: the identity has no policy for secrets:\n"
         "```text\nStatus=403 does not have secrets get permission on key vault kv-orders\n```\n"
         "Firewall: the caller's address is not allowed:\n"
-        "```text\nClient address is not authorized ForbiddenByFirewall\n```",
+        "```text\nClient address is not authorized ForbiddenByFirewall\n```\n"
+        "Azure RBAC model: no role assignment grants the data action:\n"
+        "```text\nCaller is not authorized to perform action ForbiddenByRbac\n```",
         0.7,
     )
     cause = chunk("kv#1", "keyvault", "Cause", "A vault uses one permission model for secrets.", 0.1)
@@ -261,20 +263,26 @@ def test_a_pasted_variant_of_an_error_gets_the_fix_given_under_the_same_label() 
         "Resolution",
         "Give the identity the permission that its vault's model needs.\n"
         "Firewall: allow the caller's subnet:\n```bash\naz keyvault network-rule add --name kv-orders\n```\n"
-        "Access policy model:\n```bash\naz keyvault set-policy --name kv-orders --secret-permissions get\n```",
+        "Access policy model:\n```bash\naz keyvault set-policy --name kv-orders --secret-permissions get\n```\n"
+        "RBAC model: assign Key Vault Secrets User to the identity at vault scope:\n"
+        "```bash\naz role assignment create --role 'Key Vault Secrets User'\n```",
         0.1,
     )
-    for n, c in enumerate((symptoms, cause, fix)):
+    parts = [symptoms, cause, fix]
+    for n, c in enumerate(parts):
         c.metadata["position"] = n
     answer = answerer().answer(
         "Status=403 does not have secrets get permission on key vault kv-orders",
         [symptoms],
-        lambda a: [symptoms, cause, fix],
+        lambda a: parts,
     )
     assert answer.text.startswith("Access policy model: the identity has no policy for secrets:")
     assert "az keyvault set-policy" in answer.text and "Access policy model: [" in answer.text
     assert "network-rule" not in answer.text and "ForbiddenByFirewall" not in answer.text
     assert "one permission model" in answer.text
+    # The resolution's label may be shorter than the symptom's ("RBAC model" for "Azure RBAC model").
+    rbac = answerer().answer("Caller is not authorized to perform action ForbiddenByRbac", [symptoms], lambda a: parts)
+    assert "az role assignment create" in rbac.text and "set-policy" not in rbac.text
 
 
 def test_how_do_i_prefers_the_sentence_that_introduces_the_command() -> None:
