@@ -238,6 +238,8 @@ class ExtractiveAnswerer:
         remedy, variant = _cause_and_fix(best, candidates, more, following)
         if variant:  # the one variant of the error that matched, not its neighbours' listings
             chosen = [*_opening(best, candidates), *remedy]
+        elif remedy and section_role(best.chunk.metadata["section"]) == "cause":  # the cause as it reads, its fix
+            chosen = [*chosen, *(c for c in remedy if all(c is not o for o in chosen))]
         elif remedy:
             # The symptom as the article words it (the reader has it already), then its cause and fix. What follows
             # a quoted listing says what it means, so that passage stays whole.
@@ -396,8 +398,11 @@ def _cause_and_fix(
     """When the best match is under a "Symptoms" heading, the reader has the symptom already: the answer is what the
     same article says under its cause and its fix headings (the Symptoms / Cause / Resolution layout of support
     KBs): the cause from its sentence that best matches the question, the fix from the first step of its best
-    matching section, or the fix given for the symptom's variant (``_fix_for_variant``: then True)."""
-    if section_role(best.chunk.metadata["section"]) != "symptom":
+    matching section, or the fix given for the symptom's variant (``_fix_for_variant``: then True). When it is
+    under a "Cause" heading, the reader described the cause: its fix is the fix sentence that matches best, if it
+    matches well enough to be an answer's follow-up."""
+    matched = section_role(best.chunk.metadata["section"])
+    if matched not in ("symptom", "cause"):
         return [], False
     article = best.chunk.metadata["article_id"]
     by_role: dict[str | None, list[_Candidate]] = {}
@@ -406,12 +411,17 @@ def _cause_and_fix(
             by_role.setdefault(section_role(c.chunk.metadata["section"]), []).append(c)
     out: list[_Candidate] = []
     variant = False
-    for role in ("cause", "fix"):
+    for role in ("cause", "fix") if matched == "symptom" else ("fix",):
         under = by_role.get(role, [])
         if not under:
             continue
         first = max(under, key=lambda c: (c.score, -int(c.chunk.metadata.get("position", 0)), -c.unit.position))
         own = [c for c in under if c.chunk is first.chunk]
+        if matched == "cause":  # the reader's problem matched a cause: its fix is the fix sentence that matches too
+            first = max(under, key=lambda c: c.score)
+            if first.score >= _FOLLOW_UP_SHARE * best.score:
+                out.extend(_opening(first, under))
+            continue
         if role == "fix":
             fix = _fix_for_variant(best, under)
             if fix:

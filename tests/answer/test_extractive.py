@@ -285,6 +285,35 @@ def test_a_pasted_variant_of_an_error_gets_the_fix_given_under_the_same_label() 
     assert "az role assignment create" in rbac.text and "set-policy" not in rbac.text
 
 
+def test_a_problem_that_matches_a_cause_gets_the_fix_that_matches_it() -> None:
+    """The reader described the cause ("app only has a system-assigned identity but AZURE_CLIENT_ID is set"): the
+    answer is that cause and the resolution's sentence for it, read from the article when retrieval missed it."""
+    cause = chunk(
+        "aca#1",
+        "aca",
+        "Cause",
+        "The app has a system-assigned identity, but `AZURE_CLIENT_ID` is still set, so the SDK asks for a "
+        "user-assigned one.",
+        0.7,
+    )
+    fix = chunk(
+        "aca#2",
+        "aca",
+        "Resolution",
+        "Assign the user-assigned identity to the container app and restart the revision.\n"
+        "If the app should use its system-assigned identity, remove the variable with "
+        "`--remove-env-vars AZURE_CLIENT_ID`.",
+        0.1,
+    )
+    for n, c in enumerate((cause, fix)):
+        c.metadata["position"] = n + 1
+    answer = answerer().answer(
+        "app only has a system-assigned identity but AZURE_CLIENT_ID is set", [cause], lambda a: [cause, fix]
+    )
+    assert answer.text.startswith("The app has a system-assigned identity")
+    assert "--remove-env-vars AZURE_CLIENT_ID" in answer.text and "restart the revision" not in answer.text
+
+
 def test_how_do_i_prefers_the_sentence_that_introduces_the_command() -> None:
     """ "How do I …" is answered from the step with its command, not from the overview that repeats the words; the
     same text asked as a "what" question keeps the overview."""
