@@ -406,22 +406,29 @@ def _cause_and_fix(
         return [], False
     article = best.chunk.metadata["article_id"]
     by_role: dict[str | None, list[_Candidate]] = {}
+    lead_ins: list[_Candidate] = []  # of fix sections: "Run the az vm reapply command:" with what it introduces
     for c in (*candidates, *more(article)):
-        if c.chunk.metadata["article_id"] == article and c.unit.kind != "code" and not c.unit.text.endswith(":"):
-            by_role.setdefault(section_role(c.chunk.metadata["section"]), []).append(c)
+        if c.chunk.metadata["article_id"] != article or c.unit.kind == "code":
+            continue
+        role_of = section_role(c.chunk.metadata["section"])
+        if not c.unit.text.endswith(":"):
+            by_role.setdefault(role_of, []).append(c)
+        elif role_of == "fix" and _followers(c):
+            lead_ins.append(c)
+    if matched == "cause":  # the reader described a cause: its fix is the fix sentence (or command) that matches too
+        step = max((*by_role.get("fix", []), *lead_ins), key=lambda c: c.score, default=None)
+        if step is None or step.score < _FOLLOW_UP_SHARE * best.score:
+            return [], False
+        introduced = _followers(step) if any(step is c for c in lead_ins) else []
+        return [*_opening(step, by_role.get("fix", [])), *introduced], False
     out: list[_Candidate] = []
     variant = False
-    for role in ("cause", "fix") if matched == "symptom" else ("fix",):
+    for role in ("cause", "fix"):
         under = by_role.get(role, [])
         if not under:
             continue
         first = max(under, key=lambda c: (c.score, -int(c.chunk.metadata.get("position", 0)), -c.unit.position))
         own = [c for c in under if c.chunk is first.chunk]
-        if matched == "cause":  # the reader's problem matched a cause: its fix is the fix sentence that matches too
-            first = max(under, key=lambda c: c.score)
-            if first.score >= _FOLLOW_UP_SHARE * best.score:
-                out.extend(_opening(first, under))
-            continue
         if role == "fix":
             fix = _fix_for_variant(best, under)
             if fix:

@@ -312,6 +312,19 @@ def test_a_problem_that_matches_a_cause_gets_the_fix_that_matches_it() -> None:
     )
     assert answer.text.startswith("The app has a system-assigned identity")
     assert "--remove-env-vars AZURE_CLIENT_ID" in answer.text and "restart the revision" not in answer.text
+    # A resolution that is a command and the sentence introducing it: both come.
+    cause = chunk("vm#1", "vm", "Cause", "The last operation that was run on the VM failed after it was accepted.", 0.7)
+    fix = chunk(
+        "vm#2",
+        "vm",
+        "Resolution > CLI",
+        "To fix the failed VM, run the az vm reapply command:\n```azurecli\naz vm reapply -g rg -n vm\n```",
+        0.1,
+    )
+    answer = answerer().answer(
+        "vm failed after the last operation, cli command to fix", [cause], lambda a: [cause, fix]
+    )
+    assert "run the az vm reapply command: [2]\n```azurecli\naz vm reapply -g rg -n vm\n```" in answer.text
 
 
 def test_how_do_i_prefers_the_sentence_that_introduces_the_command() -> None:
