@@ -63,6 +63,8 @@ _LINK_ONLY = re.compile(r"^\[[^\]]*\]\([^)]*\)\W*$")
 _CONTINUATION = re.compile(r"^(it|this|these|they|that|those|its|their)\b", re.IGNORECASE)
 _DUPLICATE_JACCARD = 0.7
 # A fenced block that shows output (an error, a log), not input (YAML, a script) that the reader would write.
+# "See <a section of this article>." (an in-page link, as text after ingest)
+_SEE_SECTION = re.compile(r"\bSee (?:the )?[\"“']?([^.\"”']{3,120}?)[\"”']?(?: section)?\.?\s*$")
 # A listing of what a system printed, not something to type.
 _NOT_A_COMMAND = re.compile(r"^```\s*(output|text|txt|log|logs|plaintext|shell-session)\s*$", re.I | re.M)
 _OUTPUT_FENCE = re.compile(r"^```\s*(output|text|txt|console|log|logs|plaintext|shell-session)?\s*$", re.I | re.M)
@@ -142,6 +144,7 @@ class ExtractiveAnswerer:
         prefix, chosen = _yes_no(question, chosen, candidates, more, weights)
         chosen = _without_dangling_lead_ins(chosen)
         chosen = _with_command(question, chosen, candidates)
+        chosen = _with_referenced_section(chosen, candidates, more, following)
         citations: dict[str, Citation] = {}
         sentences: list[AnswerSentence] = []
         for cand in chosen:
@@ -522,6 +525,78 @@ def _with_command(question: str, chosen: list[_Candidate], candidates: list[_Can
         at = next(n for n, c in enumerate(chosen) if c.chunk is intro.chunk and c.unit.position == intro.unit.position)
         return [*chosen[: at + 1], code, *chosen[at + 1 :]]
     return [*chosen, intro, code]
+
+
+def _with_referenced_section(
+    chosen: list[_Candidate],
+    candidates: list[_Candidate],
+    more: Callable[[str], list[_Candidate]],
+    following: Callable[[Document], list[_Candidate]],
+) -> list[_Candidate]:
+    """An answer that opens with a pointer to a section of its own article ("1058 - ERROR_SERVICE_DISABLED — See DHCP
+    Client service is disabled.", an in-page link whose target ingest cannot keep) goes on with that section instead
+    of the pointer's neighbours (the table's other rows)."""
+    lead = next((c for c in chosen if c.unit.kind != "code"), None)
+    target = _SEE_SECTION.search(lead.unit.text) if lead is not None else None
+    if lead is None or target is None:
+        return chosen
+    wanted = _heading_key(target.group(1))
+    article = lead.chunk.metadata["article_id"]
+    pool = [c for c in (*candidates, *more(article)) if c.chunk.metadata["article_id"] == article]
+    starts: list[tuple[int, int, _Candidate]] = []  # where the section starts: (chunk position, unit position, unit)
+    for chunk_id in dict.fromkeys(id(c.chunk) for c in pool):
+        own = [c for c in pool if id(c.chunk) == chunk_id]
+        chunk = own[0].chunk
+        if _heading_key(str(chunk.metadata["section"]).split(" > ")[-1]) == wanted:
+            start = 0  # the section's own chunk
+        else:  # a deeper heading stays in the chunk text ("#### DHCP Client service is disabled")
+            lines = chunk_body(chunk).split("\n")
+            heading = next(
+                (
+                    n
+                    for n, line in enumerate(lines)
+                    if _heading_key(line.lstrip("#")) == wanted and line.startswith("#")
+                ),
+                None,
+            )
+            if heading is None:
+                continue
+            start = heading
+        after = [c for c in own if c.unit.block > start or (start == 0 and c.unit.block == 0)]
+        if after:
+            first = min(after, key=lambda c: c.unit.position)
+            starts.append((int(chunk.metadata.get("position", 0)), first.unit.position, first))
+    if not starts:
+        return chosen
+    first = min(starts, key=lambda t: t[:2])[2]
+    if first.chunk is lead.chunk and first.unit.position <= lead.unit.position:
+        return chosen
+    section = _until_next_heading(first, _passage(first, [c for c in pool if c.chunk is first.chunk], following))
+    at = next(n for n, c in enumerate(chosen) if c is lead)
+    neighbours = lead.chunk.metadata["section"]  # the pointer's table or list, in its chunk or the next
+    rest = [c for c in chosen[at + 1 :] if c.chunk.metadata["section"] != neighbours]
+    return [*chosen[: at + 1], *section, *rest]
+
+
+def _until_next_heading(first: _Candidate, passage: list[_Candidate]) -> list[_Candidate]:
+    """The passage up to the next heading that stayed in the chunk text (a sibling subsection's)."""
+    out: list[_Candidate] = []
+    previous = first
+    for cand in passage:
+        between = chunk_body(previous.chunk).split("\n")[previous.unit.block + 1 :]
+        if cand.chunk is previous.chunk:
+            between = between[: cand.unit.block - previous.unit.block - 1]
+        else:  # the rest of the previous chunk, then the new one up to the unit
+            between += chunk_body(cand.chunk).split("\n")[: cand.unit.block]
+        if cand is not first and any(line.startswith("#") for line in between):
+            break
+        out.append(cand)
+        previous = cand
+    return out
+
+
+def _heading_key(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _introduces_code(cand: _Candidate) -> bool:

@@ -327,6 +327,35 @@ def test_a_problem_that_matches_a_cause_gets_the_fix_that_matches_it() -> None:
     assert "run the az vm reapply command: [2]\n```azurecli\naz vm reapply -g rg -n vm\n```" in answer.text
 
 
+def test_a_pointer_to_a_section_of_the_same_article_is_followed() -> None:
+    """A table row that says "See <section>" (an in-page link; ingest keeps its text) is answered with that section,
+    up to the next heading, instead of the table's other rows."""
+    table = chunk(
+        "dhcp#3",
+        "dhcp",
+        "Solution > Use Serial control",
+        "- 1058 - ERROR_SERVICE_DISABLED — See DHCP Client service is disabled.\n"
+        "- 1067 - ERROR_PROCESS_ABORTED — See DHCP Client service crashes or hangs.",
+        0.7,
+    )
+    steps = chunk(
+        "dhcp#4",
+        "dhcp",
+        "Solution > Use Serial control",
+        "#### DHCP Client service is disabled\n"
+        "Restore the service to its default startup value:\n```\nsc config DHCP start= auto\n```\n"
+        "#### DHCP Client service crashes or hangs\n"
+        "Stop the service and collect a memory dump of the process.",
+        0.1,
+    )
+    for n, c in enumerate((table, steps)):
+        c.metadata["position"] = n + 3
+    answer = answerer().answer("sc start DHCP 1058 ERROR_SERVICE_DISABLED", [table], lambda a: [table, steps])
+    assert answer.text.startswith("- 1058 - ERROR_SERVICE_DISABLED — See DHCP Client service is disabled.")
+    assert "sc config DHCP start= auto" in answer.text
+    assert "1067" not in answer.text and "memory dump" not in answer.text
+
+
 def test_how_do_i_prefers_the_sentence_that_introduces_the_command() -> None:
     """ "How do I …" is answered from the step with its command, not from the overview that repeats the words; the
     same text asked as a "what" question keeps the overview."""
