@@ -62,11 +62,11 @@ _LINK_ONLY = re.compile(r"^\[[^\]]*\]\([^)]*\)\W*$")
 # A sentence opening with one of these continues the one before it and reads wrong alone.
 _CONTINUATION = re.compile(r"^(it|this|these|they|that|those|its|their)\b", re.IGNORECASE)
 _DUPLICATE_JACCARD = 0.7
-# A fenced block that shows output (an error, a log), not input (YAML, a script) that the reader would write.
 # "See <a section of this article>." (an in-page link, as text after ingest)
 _SEE_SECTION = re.compile(r"\bSee (?:the )?[\"“']?([^.\"”']{3,120}?)[\"”']?(?: section)?\.?\s*$")
 # A listing of what a system printed, not something to type.
 _NOT_A_COMMAND = re.compile(r"^```\s*(output|text|txt|log|logs|plaintext|shell-session)\s*$", re.I | re.M)
+# A fenced block that shows output (an error, a log), not input (YAML, a script) that the reader would write.
 _OUTPUT_FENCE = re.compile(r"^```\s*(output|text|txt|console|log|logs|plaintext|shell-session)?\s*$", re.I | re.M)
 _FOLLOW_UP_SHARE = 0.3  # a further sentence must score at least this share of the best one
 _REDUNDANCY_PENALTY = 1.0  # how much repeating chosen sentences' terms costs a further sentence
@@ -548,21 +548,14 @@ def _with_referenced_section(
         own = [c for c in pool if id(c.chunk) == chunk_id]
         chunk = own[0].chunk
         if _heading_key(str(chunk.metadata["section"]).split(" > ")[-1]) == wanted:
-            start = 0  # the section's own chunk
+            heading = -1  # the section's own chunk: from its start
         else:  # a deeper heading stays in the chunk text ("#### DHCP Client service is disabled")
             lines = chunk_body(chunk).split("\n")
-            heading = next(
-                (
-                    n
-                    for n, line in enumerate(lines)
-                    if _heading_key(line.lstrip("#")) == wanted and line.startswith("#")
-                ),
-                None,
-            )
-            if heading is None:
+            found = [n for n, line in enumerate(lines) if line.startswith("#") and _heading_key(line) == wanted]
+            if not found:
                 continue
-            start = heading
-        after = [c for c in own if c.unit.block > start or (start == 0 and c.unit.block == 0)]
+            heading = found[0]
+        after = [c for c in own if c.unit.block > heading]
         if after:
             first = min(after, key=lambda c: c.unit.position)
             starts.append((int(chunk.metadata.get("position", 0)), first.unit.position, first))
