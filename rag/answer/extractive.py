@@ -387,7 +387,8 @@ def _opening(best: _Candidate, candidates: list[_Candidate]) -> list[_Candidate]
         return [*_paragraph_before(best, before[0], candidates), lead_in or _as_candidate(best, *before), best]
     if previous is not None and best.unit.kind == "sentence" and _CONTINUATION.match(best.unit.text):
         if previous.unit.kind == "code":  # "This may be useful …" after a listing: the listing with what introduces
-            return [*_opening(previous, candidates)[:-1], previous, best] if _opening(previous, candidates) else [best]
+            listing = _opening(previous, candidates)  # it, or, when nothing in the chunk does, the sentence alone
+            return [*listing, best] if listing else [best]
         return [previous, best]
     return [best]
 
@@ -464,8 +465,7 @@ def _fix_for_variant(symptom: _Candidate, fixes: list[_Candidate]) -> list[_Cand
     if lead.kind == "code" or not label:
         return []
     match: tuple[float, _Candidate] | None = None
-    for chunk_id in dict.fromkeys(id(c.chunk) for c in fixes):
-        anchor = next(c for c in fixes if id(c.chunk) == chunk_id)
+    for anchor, *_ in _per_chunk(fixes):
         for unit, tokens in _chunk_units(anchor):
             own = _label_terms(unit) if unit.kind != "code" else frozenset()
             share = len(own & label) / len(own) if own else 0.0
@@ -505,8 +505,8 @@ def _with_command(question: str, chosen: list[_Candidate], candidates: list[_Can
         return chosen
     scores = {(id(c.chunk), c.unit.position): c.score for c in candidates}
     best: tuple[float, _Candidate, _Candidate] | None = None
-    for chunk_of in dict.fromkeys(id(c.chunk) for c in chosen):
-        anchor = next(c for c in chosen if id(c.chunk) == chunk_of)
+    for anchor, *_ in _per_chunk(chosen):
+        chunk_of = id(anchor.chunk)
         units = _chunk_units(anchor)
         for position in range(1, len(units)):
             (listing, tokens), (before, before_tokens) = units[position], units[position - 1]
@@ -544,8 +544,7 @@ def _with_referenced_section(
     article = lead.chunk.metadata["article_id"]
     pool = [c for c in (*candidates, *more(article)) if c.chunk.metadata["article_id"] == article]
     starts: list[tuple[int, int, _Candidate]] = []  # where the section starts: (chunk position, unit position, unit)
-    for chunk_id in dict.fromkeys(id(c.chunk) for c in pool):
-        own = [c for c in pool if id(c.chunk) == chunk_id]
+    for own in _per_chunk(pool):
         chunk = own[0].chunk
         if _heading_key(str(chunk.metadata["section"]).split(" > ")[-1]) == wanted:
             heading = -1  # the section's own chunk: from its start
@@ -672,6 +671,14 @@ def _without_dangling_lead_ins(chosen: list[_Candidate]) -> list[_Candidate]:
         kept.append(cand)
     kept.reverse()
     return kept if kept else chosen[:1]
+
+
+def _per_chunk(cands: list[_Candidate]) -> list[list[_Candidate]]:
+    """The candidates grouped by their chunk, chunks in order of first appearance."""
+    groups: dict[int, list[_Candidate]] = {}
+    for c in cands:
+        groups.setdefault(id(c.chunk), []).append(c)
+    return list(groups.values())
 
 
 def _chunk_units(cand: _Candidate) -> tuple[tuple[Unit, frozenset[str]], ...]:
