@@ -370,7 +370,9 @@ def _opening(best: _Candidate, candidates: list[_Candidate]) -> list[_Candidate]
     previous = next(
         (c for c in candidates if c.chunk is best.chunk and c.unit.position == best.unit.position - 1), None
     )
-    lead_in = _lead_in_of(best)
+    # An item with its list's lead-in: "AKS supports three GA minor versions:" says what "The two previous minor
+    # versions" are.
+    lead_in = _lead_in_of(best, continuing=False)
     if lead_in is not None:
         return [lead_in, best]
     if best.unit.kind == "code":
@@ -702,9 +704,10 @@ def _followers(lead_in: _Candidate) -> list[_Candidate]:
     return out
 
 
-def _lead_in_of(item: _Candidate) -> _Candidate | None:
-    """For a list item that continues a sentence (it starts lower-case), the lead-in of its list."""
-    if item.unit.kind != "item" or not item.unit.text[:1].islower():
+def _lead_in_of(item: _Candidate, continuing: bool = True) -> _Candidate | None:
+    """For a list item that continues a sentence (it starts lower-case), or any item unless ``continuing``, the
+    lead-in of its list."""
+    if item.unit.kind != "item" or (continuing and not item.unit.text[:1].islower()):
         return None
     units = _chunk_units(item)
     for unit, tokens in reversed(units[: item.unit.position]):

@@ -356,6 +356,22 @@ def test_a_pointer_to_a_section_of_the_same_article_is_followed() -> None:
     assert "1067" not in answer.text and "memory dump" not in answer.text
 
 
+def test_a_list_item_comes_with_the_lead_in_that_says_what_the_list_is() -> None:
+    """ "Scaling beyond 250 nodes isn't supported." is an answer only with "Azure NPM for Linux has the following
+    limitations:" before it."""
+    doc = chunk(
+        "npm#0",
+        "npm",
+        "Limitations",
+        "Azure NPM for Linux has the following limitations:\n"
+        "- Scaling beyond 250 nodes and 20,000 pods isn't supported and causes OOM errors.\n"
+        "- IPv6 isn't supported.",
+        0.7,
+    )
+    answer = answerer().answer("npm pods OOM after scaling to 300 nodes, is there a limit on nodes", [doc])
+    assert answer.text.startswith("Azure NPM for Linux has the following limitations: [1]\n- Scaling beyond 250 nodes")
+
+
 def test_how_do_i_prefers_the_sentence_that_introduces_the_command() -> None:
     """ "How do I …" is answered from the step with its command, not from the overview that repeats the words; the
     same text asked as a "what" question keeps the overview."""
